@@ -1,0 +1,23 @@
+package dbusctl
+
+// UnitState is a snapshot of one unit as systemd sees it.
+type UnitState struct {
+	Name              string
+	LoadState         string // "loaded", "not-found", "masked", ...
+	ActiveState       string // "active", "inactive", "failed", "activating", ...
+	SubState          string // "running", "dead", ...
+	UnitFileState     string // "enabled", "disabled", "static", "" when unknown
+	MainPID           uint32
+	NRestarts         uint32
+	NeedDaemonReload  bool
+}
+
+// Active reports whether the unit is running or on its way there.
+func (s UnitState) Active() bool {
+	return s.ActiveState == "active" || s.ActiveState == "activating" || s.ActiveState == "reloading"
+}
+
+// Enabled reports whether the unit file is enabled.
+func (s UnitState) Enabled() bool {
+	return s.UnitFileState == "enabled" || s.UnitFileState == "enabled-runtime"
+}
