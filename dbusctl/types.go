@@ -2,14 +2,14 @@ package dbusctl
 
 // UnitState is a snapshot of one unit as systemd sees it.
 type UnitState struct {
-	Name              string
-	LoadState         string // "loaded", "not-found", "masked", ...
-	ActiveState       string // "active", "inactive", "failed", "activating", ...
-	SubState          string // "running", "dead", ...
-	UnitFileState     string // "enabled", "disabled", "static", "" when unknown
-	MainPID           uint32
-	NRestarts         uint32
-	NeedDaemonReload  bool
+	Name             string
+	LoadState        string // "loaded", "not-found", "masked", ...
+	ActiveState      string // "active", "inactive", "failed", "activating", ...
+	SubState         string // "running", "dead", ...
+	UnitFileState    string // "enabled", "disabled", "static", "" when unknown
+	MainPID          uint32
+	NRestarts        uint32
+	NeedDaemonReload bool
 }
 
 // Active reports whether the unit is running or on its way there.

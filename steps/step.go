@@ -73,4 +73,3 @@ func (r *RunState) MarkChanged(id string) {
 
 // Changed reports whether step id changed the host in this run.
 func (r *RunState) Changed(id string) bool { return r.changed[id] }
-
