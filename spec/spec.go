@@ -1,9 +1,38 @@
 // Package spec is provision's configuration model: the YAML spec, its
 // validation and the files rendered from it. It never touches the host.
+//
+// Load parses and validates a spec and fills in defaults; a *Spec returned
+// by Load is valid. RenderUnit and RenderSudoers turn it into the exact bytes
+// provision writes.
 package spec
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+)
 
 // DefaultPath is where provision looks for its spec when -f is not given.
 const DefaultPath = "/etc/provision.yaml"
+
+// Where generated files go on the host.
+const (
+	UnitDir    = "/etc/systemd/system"
+	SudoersDir = "/etc/sudoers.d"
+)
+
+// Defaults filled in by Load for fields the spec leaves empty.
+const (
+	DefaultShell       = "/bin/bash"         // User.Shell of a regular user
+	DefaultSystemShell = "/usr/sbin/nologin" // User.Shell of a system user
+	DefaultHomeParent  = "/home"             // User.Home of a regular user is /home/NAME
+	DefaultOwner       = "root"              // Directory and File Owner and Group
+	DefaultDirMode     = Mode(0o755)         // Directory.Mode
+	DefaultFileMode    = Mode(0o644)         // File.Mode
+	DefaultWantedBy    = "multi-user.target" // Service.WantedBy of a structured unit
+	// DefaultSudoFileSuffix makes ServiceSudo.File default to NAME-users.
+	DefaultSudoFileSuffix = "-users"
+)
 
 // Spec is a validated provision spec. Its zero value is an empty spec that
 // manages nothing.
@@ -18,6 +47,11 @@ type Spec struct {
 // User is a local account. Group is its primary group, created if missing
 // (default: the user's name); Groups are supplementary groups, which must
 // exist or be created by another user entry's primary group.
+//
+// Home defaults to /home/NAME for a regular user. A system user has no
+// default home: when Home is empty the account gets no home directory and
+// its home is not managed. Shell defaults to /bin/bash, or /usr/sbin/nologin
+// for a system user.
 type User struct {
 	Name           string   `yaml:"name"`
 	Group          string   `yaml:"group"`
@@ -29,7 +63,9 @@ type User struct {
 }
 
 // Directory is a directory with its owner, group and mode. Parents are not
-// created implicitly unless listed.
+// created implicitly unless listed. Owner and Group default to root, Mode to
+// 0755. A directory may carry the setgid and sticky bits (02775, 01777), not
+// the setuid bit.
 type Directory struct {
 	Path  string `yaml:"path"`
 	Owner string `yaml:"owner"`
@@ -40,16 +76,25 @@ type Directory struct {
 // File is a regular file. When Content is nil, the file is created empty if
 // absent and its content is never changed (for files another tool fills,
 // such as an application's .env); owner, group and mode are still managed.
+// Owner and Group default to root, Mode to 0644; a file's mode has no
+// setuid, setgid or sticky bit.
 type File struct {
 	Path    string  `yaml:"path"`
 	Owner   string  `yaml:"owner"`
 	Group   string  `yaml:"group"`
 	Mode    Mode    `yaml:"mode"`
-	Content *string `yaml:"content"`
+	Content *string `yaml:"content" spec:"text"`
 }
 
 // Service is a systemd service unit written to /etc/systemd/system/NAME.service.
 // Either Unit (verbatim text) or the structured fields describe it.
+//
+// Name is the unit name without its ".service" suffix. Structured values are
+// written as given, so systemd specifiers such as %n and %i expand in them,
+// except Environment values, which are data: RenderUnit quotes and escapes
+// them so that systemd reads back exactly the given string. WantedBy
+// defaults to [multi-user.target] for a structured unit; Enabled defaults to
+// true.
 type Service struct {
 	Name             string            `yaml:"name"`
 	Description      string            `yaml:"description"`
@@ -67,15 +112,27 @@ type Service struct {
 	SyslogIdentifier string            `yaml:"syslog_identifier"`
 	WantedBy         []string          `yaml:"wanted_by"`
 	Options          []UnitOption      `yaml:"options"`
-	Unit             string            `yaml:"unit"`
+	Unit             string            `yaml:"unit" spec:"text"`
 
-	// Enabled is whether the unit is enabled at boot (default true).
+	// Enabled is whether the unit is enabled at boot (default true). Load
+	// always leaves it non-nil.
 	Enabled *bool `yaml:"enabled"`
 	// State is the runtime state to converge to.
 	State State `yaml:"state"`
 	// Sudo, when set, generates a sudoers drop-in for the service.
 	Sudo *ServiceSudo `yaml:"sudo"`
 }
+
+// UnitName is the service's systemd unit name, such as "sidekiq.service".
+func (s Service) UnitName() string { return s.Name + ".service" }
+
+// UnitPath is where the service's unit file is written, such as
+// "/etc/systemd/system/sidekiq.service".
+func (s Service) UnitPath() string { return path.Join(UnitDir, s.UnitName()) }
+
+// IsEnabled reports whether the unit is to be enabled at boot: Enabled, or
+// true when Enabled is nil.
+func (s Service) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
 
 // UnitOption is one free-form "[Section] Name=Value" line of a unit.
 type UnitOption struct {
@@ -96,6 +153,9 @@ const (
 
 // ServiceSudo is the shorthand for a sudoers drop-in that lets a user or a
 // group run a fixed set of systemctl verbs on the service without a password.
+// Exactly one of User and Group is set. Allow lists verbs among start, stop,
+// restart, status and quiet (systemctl kill -s TSTP, which tells Sidekiq to
+// stop fetching jobs).
 type ServiceSudo struct {
 	// File is the drop-in's name under /etc/sudoers.d (default NAME-users).
 	File  string   `yaml:"file"`
@@ -104,20 +164,96 @@ type ServiceSudo struct {
 	Allow []string `yaml:"allow"`
 }
 
+// The verbs a ServiceSudo may allow.
+const (
+	VerbStart   = "start"
+	VerbStop    = "stop"
+	VerbRestart = "restart"
+	VerbStatus  = "status"
+	VerbQuiet   = "quiet"
+)
+
 // Sudoers is a drop-in file /etc/sudoers.d/NAME.
 type Sudoers struct {
 	Name  string        `yaml:"name"`
 	Rules []SudoersRule `yaml:"rules"`
 }
 
+// Path is where the drop-in is written, such as "/etc/sudoers.d/sidekiq-users".
+func (s Sudoers) Path() string { return path.Join(SudoersDir, s.Name) }
+
 // SudoersRule renders as "WHO ALL=(RUNAS) NOPASSWD: CMD" for each command.
+// NoPasswd has no default: it is false unless the spec sets it.
 type SudoersRule struct {
 	// Who is a user name or %group.
-	Who      string   `yaml:"who"`
-	RunAs    string   `yaml:"run_as"`
-	NoPasswd bool     `yaml:"nopasswd"`
+	Who string `yaml:"who"`
+	// RunAs is the user the commands run as; empty means root.
+	RunAs    string `yaml:"run_as"`
+	NoPasswd bool   `yaml:"nopasswd"`
+	// Commands are absolute paths to a binary followed by its arguments,
+	// separated by spaces. sudo then allows exactly these arguments; a
+	// command given without arguments is allowed only without arguments.
 	Commands []string `yaml:"commands"`
 }
 
-// Mode is a file permission mode, written in YAML as an octal string ("0640").
+// Mode is a file permission mode, written in YAML as an octal string
+// ("0640"). The digits are always octal, whether quoted or not and with or
+// without the leading 0: 0640, "0640", 640 and 0o640 are the same mode.
 type Mode uint32
+
+// String formats the mode as four octal digits, such as "0640".
+func (m Mode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
+
+// MarshalYAML writes the mode as a quoted octal string.
+func (m Mode) MarshalYAML() (any, error) { return m.String(), nil }
+
+// ParseMode parses an octal mode of three or four digits, optionally
+// prefixed with "0o" ("640", "0640", "0o640", "2775"). It accepts at most
+// 07777 and rejects 0000, which Load reads as "not set".
+func ParseMode(s string) (Mode, error) {
+	digits := s
+	if len(digits) > 2 && (digits[:2] == "0o" || digits[:2] == "0O") {
+		digits = digits[2:]
+	}
+	if len(digits) < 3 || len(digits) > 4 {
+		return 0, fmt.Errorf("must be an octal mode such as \"0644\", got %q", s)
+	}
+	for _, c := range digits {
+		if c < '0' || c > '7' {
+			return 0, fmt.Errorf("must be an octal mode such as \"0644\", got %q", s)
+		}
+	}
+	v, err := strconv.ParseUint(digits, 8, 32)
+	if err != nil {
+		return 0, fmt.Errorf("must be an octal mode such as \"0644\", got %q", s)
+	}
+	if v == 0 {
+		return 0, fmt.Errorf("must not be 0000")
+	}
+	return Mode(v), nil
+}
+
+// DefinesUser reports whether the spec creates the user name.
+func (s *Spec) DefinesUser(name string) bool {
+	for _, u := range s.Users {
+		if u.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// DefinesGroup reports whether the spec creates the group name, as the
+// primary group of one of its users.
+func (s *Spec) DefinesGroup(name string) bool {
+	for _, u := range s.Users {
+		g := u.Group
+		if g == "" {
+			g = u.Name
+		}
+		if g == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package spec
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"reflect"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits on what Load accepts.
+const (
+	// MaxSize is the largest spec Load reads, in bytes.
+	MaxSize = 1 << 20
+	// MaxValueSize is the longest single string value, file content and
+	// verbatim units included, in bytes.
+	MaxValueSize = 64 << 10
+)
+
+// Load parses a YAML spec, fills in defaults (see SetDefaults) and
+// validates it. filename only names the spec in errors.
+//
+// When the spec has problems, Load returns a nil *Spec and a
+// *multierror.Error that lists every problem found, each an *Error with its
+// position and logical path, sorted by position; its Error method prints one
+// per line. Unknown keys, wrong types, duplicate keys, several documents,
+// merge keys and aliases that expand too far are all errors.
+func Load(filename string, data []byte) (*Spec, error) {
+	if len(data) > MaxSize {
+		return nil, collect([]*Error{{File: filename, Msg: fmt.Sprintf("spec is %d bytes, more than the limit of %d", len(data), MaxSize)}})
+	}
+	root, errs := parse(filename, data)
+	if len(errs) > 0 {
+		return nil, collect(errs)
+	}
+	d := newDecoder(filename, root)
+	var s Spec
+	d.decode(root, reflect.ValueOf(&s).Elem(), "", false)
+	s.SetDefaults()
+	v := &validator{}
+	v.validate(&s)
+	errs = d.errs
+	for _, pe := range v.errs {
+		if d.decodeFailed(pe.path) {
+			continue
+		}
+		errs = append(errs, d.locate(root, pe))
+	}
+	if len(errs) > 0 {
+		return nil, collect(errs)
+	}
+	return &s, nil
+}
+
+var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a yaml.v3 parse error into an *Error.
+func syntaxError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLineError.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: m[2]}
+	}
+	if rest, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
+		msg = string(rest)
+	}
+	return &Error{File: file, Msg: msg}
+}
+
+// parse parses the single YAML document of a spec and returns its root
+// mapping.
+func parse(file string, data []byte) (*yaml.Node, []*Error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, []*Error{{File: file, Msg: "empty spec"}}
+		}
+		return nil, []*Error{syntaxError(file, err)}
+	}
+	var errs []*Error
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, syntaxError(file, err))
+			break
+		}
+		if !emptyDocument(&next) {
+			errs = append(errs, &Error{File: file, Line: next.Line, Col: next.Column, Msg: "multiple documents are not supported; merge them into one"})
+			break
+		}
+	}
+	if emptyDocument(&doc) {
+		return nil, append(errs, &Error{File: file, Msg: "empty spec"})
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, append(errs, &Error{File: file, Line: root.Line, Col: root.Column,
+			Msg: fmt.Sprintf("spec must be a mapping of users, directories, files, services and sudoers, got %s", kindName(root))})
+	}
+	return root, errs
+}
+
+// emptyDocument reports whether a document holds nothing: "---" alone.
+func emptyDocument(doc *yaml.Node) bool {
+	return len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Value == ""
+}
+
+// decodeFailed reports whether the value at path, or one that contains it,
+// could not be decoded, so that checks on it would only repeat the error.
+func (d *decoder) decodeFailed(p string) bool {
+	for {
+		if d.failed[p] {
+			return true
+		}
+		if p == "" {
+			return false
+		}
+		p = parentPath(p)
+	}
+}
+
+// locate gives a validation problem the position of its value, or of its
+// key, or of the closest enclosing value when the value is absent.
+func (d *decoder) locate(root *yaml.Node, pe pathError) *Error {
+	e := &Error{File: d.file, Path: pe.path, Msg: pe.msg}
+	n := d.values[pe.path]
+	if pe.onKey && d.keys[pe.path] != nil {
+		n = d.keys[pe.path]
+	}
+	for p := pe.path; n == nil && p != ""; {
+		p = parentPath(p)
+		n = d.values[p]
+	}
+	if n == nil {
+		n = root
+	}
+	e.Line, e.Col = n.Line, n.Column
+	return e
+}
+
+// SetDefaults fills in the fields a spec leaves empty. Load calls it; call it
+// on a Spec built in code before rendering from it.
+//
+//   - User.Group: the user's name.
+//   - User.Home: /home/NAME for a regular user; none for a system user.
+//   - User.Shell: /bin/bash, or /usr/sbin/nologin for a system user.
+//   - Directory and File Owner and Group: root.
+//   - Directory.Mode: 0755. File.Mode: 0644.
+//   - Service.Enabled: true.
+//   - Service.WantedBy: [multi-user.target] when the unit is structured.
+//   - ServiceSudo.File: NAME-users, NAME being the service's.
+//
+// SudoersRule.NoPasswd has no default: it is false unless set. Service.State
+// stays empty (the service is not started or stopped) unless set.
+func (s *Spec) SetDefaults() {
+	for i := range s.Users {
+		u := &s.Users[i]
+		if u.Name == "" {
+			continue
+		}
+		if u.Group == "" {
+			u.Group = u.Name
+		}
+		if u.Home == "" && !u.System {
+			u.Home = path.Join(DefaultHomeParent, u.Name)
+		}
+		if u.Shell == "" {
+			u.Shell = DefaultShell
+			if u.System {
+				u.Shell = DefaultSystemShell
+			}
+		}
+	}
+	for i := range s.Directories {
+		dir := &s.Directories[i]
+		dir.Owner = cmp.Or(dir.Owner, DefaultOwner)
+		dir.Group = cmp.Or(dir.Group, DefaultOwner)
+		if dir.Mode == 0 {
+			dir.Mode = DefaultDirMode
+		}
+	}
+	for i := range s.Files {
+		f := &s.Files[i]
+		f.Owner = cmp.Or(f.Owner, DefaultOwner)
+		f.Group = cmp.Or(f.Group, DefaultOwner)
+		if f.Mode == 0 {
+			f.Mode = DefaultFileMode
+		}
+	}
+	for i := range s.Services {
+		svc := &s.Services[i]
+		if svc.Enabled == nil {
+			enabled := true
+			svc.Enabled = &enabled
+		}
+		if svc.Unit == "" && len(svc.WantedBy) == 0 {
+			svc.WantedBy = []string{DefaultWantedBy}
+		}
+		if svc.Sudo != nil && svc.Sudo.File == "" && svc.Name != "" {
+			svc.Sudo.File = svc.Name + DefaultSudoFileSuffix
+		}
+	}
+}

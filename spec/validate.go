@@ -1,0 +1,563 @@
+package spec
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/coreos/go-systemd/v22/unit"
+)
+
+// pathError is a problem found on the model, located by logical path only;
+// Load adds the position from the node tree.
+type pathError struct {
+	path string
+	// onKey points the error at the mapping key rather than its value.
+	onKey bool
+	msg   string
+}
+
+// validator checks a decoded, defaulted spec and collects every problem.
+type validator struct {
+	errs []pathError
+}
+
+func (v *validator) errorf(p, format string, args ...any) {
+	v.errs = append(v.errs, pathError{path: p, msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) keyErrorf(p, format string, args ...any) {
+	v.errs = append(v.errs, pathError{path: p, onKey: true, msg: fmt.Sprintf(format, args...)})
+}
+
+func indexPath(p string, i int) string { return fmt.Sprintf("%s[%d]", p, i) }
+
+var (
+	// nameRE is what useradd accepts by default (NAME_REGEX in adduser.conf).
+	nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
+	// serviceNameRE is the part of systemd's unit name alphabet that is
+	// also safe in a sudoers command and on systemctl's command line: no
+	// "@" (templates are not supported), ":" or "\", and no leading "-"
+	// or ".".
+	serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	unitNameRE    = regexp.MustCompile(`^[A-Za-z0-9_:.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
+	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	unitKeyRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
+	sudoersNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// timeSpanRE is a systemd time span: "1", "500ms", "1min 30s".
+	timeSpanRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)? *(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)?)( *[0-9]+(\.[0-9]+)? *(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y))*$`)
+)
+
+const (
+	maxNameLen        = 32
+	maxUnitNameLen    = 255
+	maxPathLen        = 4096
+	maxSudoersNameLen = 64
+	// maxUnitLine keeps every rendered unit line within what
+	// go-systemd's unit parser (and so provision itself) reads back.
+	maxUnitLine = unit.SYSTEMD_LINE_MAX - 1
+)
+
+// The values systemd accepts for Restart= and Type=.
+var (
+	restartValues = []string{"no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"}
+	typeValues    = []string{"simple", "exec", "forking", "oneshot", "dbus", "notify", "notify-reload", "idle"}
+	sudoVerbs     = []string{VerbStart, VerbStop, VerbRestart, VerbQuiet, VerbStatus}
+	states        = []State{StateStarted, StateStopped}
+)
+
+// rootPrograms are programs that give whoever may run them as root a root
+// shell whatever their arguments: shells, interpreters, programs that run
+// other programs, and editors and pagers that can spawn a shell. The list
+// is not exhaustive.
+var rootPrograms = []string{
+	"sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "ash", "busybox",
+	"su", "sudo", "sudoedit", "doas", "pkexec", "runuser", "env",
+	"perl", "ruby", "irb", "php", "node", "nodejs", "lua", "tclsh", "wish", "expect",
+	"vi", "vim", "nvim", "nano", "emacs", "ed", "less", "more", "man",
+}
+
+// rootProgramPrefixes catch versioned interpreters: python3.11, perl5.36.
+var rootProgramPrefixes = []string{"python", "perl", "ruby", "php", "lua", "tclsh", "pypy"}
+
+func (v *validator) validate(s *Spec) {
+	for i, u := range s.Users {
+		v.user(indexPath("users", i), u)
+	}
+	paths := map[string]string{}
+	for i, d := range s.Directories {
+		p := indexPath("directories", i)
+		v.managedPath(p, d.Path, d.Owner, d.Group)
+		if d.Mode&0o4000 != 0 {
+			v.errorf(p+".mode", "must not set the setuid bit")
+		}
+		v.uniquePath(paths, p, d.Path)
+	}
+	for i, f := range s.Files {
+		p := indexPath("files", i)
+		v.managedPath(p, f.Path, f.Owner, f.Group)
+		if f.Mode&0o7000 != 0 {
+			v.errorf(p+".mode", "must not set the setuid, setgid or sticky bit")
+		}
+		v.uniquePath(paths, p, f.Path)
+	}
+	for i, svc := range s.Services {
+		v.service(indexPath("services", i), svc)
+	}
+	v.sudoers(s)
+	v.duplicates(s, paths)
+}
+
+func (v *validator) required(p, value string) bool {
+	if value == "" {
+		v.errorf(p, "is required")
+		return false
+	}
+	return true
+}
+
+func (v *validator) name(p, value, what string) {
+	switch {
+	case len(value) > maxNameLen:
+		v.errorf(p, "%s %q is longer than %d characters", what, value, maxNameLen)
+	case !nameRE.MatchString(value):
+		v.errorf(p, "%s %q must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and - (optionally ending in $)", what, value)
+	}
+}
+
+// absPath checks an absolute, clean path.
+func (v *validator) absPath(p, value string) bool {
+	switch {
+	case !strings.HasPrefix(value, "/"):
+		v.errorf(p, "must be an absolute path, got %q", value)
+	case len(value) > maxPathLen:
+		v.errorf(p, "is longer than %d bytes", maxPathLen)
+	case slices.Contains(strings.Split(value, "/"), ".."):
+		v.errorf(p, "must not contain \"..\"")
+	case len(value) > 1 && strings.HasSuffix(value, "/"):
+		v.errorf(p, "must not end with /")
+	case path.Clean(value) != value:
+		v.errorf(p, "must be a clean path: %q", path.Clean(value))
+	default:
+		return true
+	}
+	return false
+}
+
+func (v *validator) user(p string, u User) {
+	if v.required(p+".name", u.Name) {
+		v.name(p+".name", u.Name, "user name")
+	}
+	if u.Group != "" {
+		v.name(p+".group", u.Group, "group name")
+	}
+	seen := map[string]bool{}
+	for i, g := range u.Groups {
+		gp := indexPath(p+".groups", i)
+		if v.required(gp, g) {
+			v.name(gp, g, "group name")
+		}
+		if seen[g] {
+			v.errorf(gp, "group %q is listed twice", g)
+		}
+		seen[g] = true
+	}
+	if u.Home != "" {
+		v.absPath(p+".home", u.Home)
+	}
+	if u.Shell != "" {
+		v.absPath(p+".shell", u.Shell)
+	}
+	for i, key := range u.AuthorizedKeys {
+		kp := indexPath(p+".authorized_keys", i)
+		if strings.TrimSpace(key) == "" {
+			v.errorf(kp, "must not be empty")
+		} else if len(strings.Fields(key)) < 2 {
+			v.errorf(kp, "must be a public key line such as \"ssh-ed25519 AAAA... comment\"")
+		}
+	}
+}
+
+// managedPath checks the path, owner and group of a directory or file.
+func (v *validator) managedPath(p, value, owner, group string) {
+	if v.required(p+".path", value) && v.absPath(p+".path", value) && value == "/" {
+		v.errorf(p+".path", "must not be /")
+	}
+	v.name(p+".owner", owner, "user name")
+	v.name(p+".group", group, "group name")
+}
+
+func (v *validator) uniquePath(paths map[string]string, p, value string) {
+	if value == "" {
+		return
+	}
+	if first, ok := paths[value]; ok {
+		v.errorf(p+".path", "%s is also managed by %s", value, first)
+		return
+	}
+	paths[value] = p
+}
+
+// structuredFields names the yaml keys of a service's structured fields
+// that are set.
+func structuredFields(s Service) []string {
+	var set []string
+	for _, f := range []struct {
+		key string
+		set bool
+	}{
+		{"description", s.Description != ""},
+		{"after", len(s.After) > 0},
+		{"wants", len(s.Wants) > 0},
+		{"type", s.Type != ""},
+		{"working_directory", s.WorkingDirectory != ""},
+		{"user", s.User != ""},
+		{"group", s.Group != ""},
+		{"environment", len(s.Environment) > 0},
+		{"environment_file", s.EnvironmentFile != ""},
+		{"exec_start", s.ExecStart != ""},
+		{"restart", s.Restart != ""},
+		{"restart_sec", s.RestartSec != ""},
+		{"syslog_identifier", s.SyslogIdentifier != ""},
+		{"wanted_by", len(s.WantedBy) > 0},
+		{"options", len(s.Options) > 0},
+	} {
+		if f.set {
+			set = append(set, f.key)
+		}
+	}
+	return set
+}
+
+// singleOptions are the unit options a structured field writes once; an
+// extra option may not set them again.
+var singleOptions = map[[2]string]string{
+	{sectionUnit, "Description"}:         "description",
+	{sectionService, "Type"}:             "type",
+	{sectionService, "WorkingDirectory"}: "working_directory",
+	{sectionService, "User"}:             "user",
+	{sectionService, "Group"}:            "group",
+	{sectionService, "Restart"}:          "restart",
+	{sectionService, "RestartSec"}:       "restart_sec",
+	{sectionService, "SyslogIdentifier"}: "syslog_identifier",
+}
+
+func (v *validator) service(p string, s Service) {
+	if v.required(p+".name", s.Name) {
+		switch {
+		case strings.HasSuffix(s.Name, ".service"):
+			v.errorf(p+".name", "must be given without the .service suffix: %q", strings.TrimSuffix(s.Name, ".service"))
+		case strings.Contains(s.Name, "@"):
+			v.errorf(p+".name", "template units (with @) are not supported")
+		case !serviceNameRE.MatchString(s.Name):
+			v.errorf(p+".name", "%q must start with a letter, digit or _ and contain only letters, digits, _, . and -", s.Name)
+		case len(s.UnitName()) > maxUnitNameLen:
+			v.errorf(p+".name", "is longer than %d characters", maxUnitNameLen-len(".service"))
+		case unitNameRE.MatchString(s.Name):
+			v.errorf(p+".name", "must not end with a unit type suffix such as %q", path.Ext(s.Name))
+		}
+	}
+	if s.State != StateUnmanaged && !slices.Contains(states, s.State) {
+		v.errorf(p+".state", "must be started or stopped, or left out to leave the service as it is")
+	}
+	if s.Sudo != nil {
+		v.serviceSudo(p+".sudo", *s.Sudo)
+	}
+	if s.Unit != "" {
+		for _, key := range structuredFields(s) {
+			v.keyErrorf(p+"."+key, "cannot be combined with unit: write it in the unit text or drop unit")
+		}
+		v.verbatimUnit(p+".unit", s.Unit)
+		return
+	}
+
+	v.required(p+".exec_start", s.ExecStart)
+	if s.Type != "" && !slices.Contains(typeValues, s.Type) {
+		v.errorf(p+".type", "must be one of %s", strings.Join(typeValues, ", "))
+	}
+	if s.Restart != "" && !slices.Contains(restartValues, s.Restart) {
+		v.errorf(p+".restart", "must be one of %s", strings.Join(restartValues, ", "))
+	}
+	if s.RestartSec != "" && !timeSpanRE.MatchString(s.RestartSec) {
+		v.errorf(p+".restart_sec", "must be a number of seconds or a systemd time span such as 500ms or 5s, got %q", s.RestartSec)
+	}
+	if s.WorkingDirectory != "" {
+		v.absPath(p+".working_directory", s.WorkingDirectory)
+	}
+	if s.EnvironmentFile != "" {
+		// A leading "-" tells systemd to ignore a missing file.
+		v.absPath(p+".environment_file", strings.TrimPrefix(s.EnvironmentFile, "-"))
+	}
+	if s.User != "" {
+		v.name(p+".user", s.User, "user name")
+	}
+	if s.Group != "" {
+		v.name(p+".group", s.Group, "group name")
+	}
+	for name := range s.Environment {
+		if !envNameRE.MatchString(name) {
+			v.keyErrorf(joinKey(p+".environment", name), "%q is not a valid variable name: use letters, digits and _, not starting with a digit", name)
+		}
+	}
+	for field, list := range map[string][]string{"after": s.After, "wants": s.Wants, "wanted_by": s.WantedBy} {
+		for i, name := range list {
+			if !unitNameRE.MatchString(name) || len(name) > maxUnitNameLen {
+				v.errorf(indexPath(p+"."+field, i), "%q is not a unit name such as network.target", name)
+			}
+		}
+	}
+	for i, o := range s.Options {
+		op := indexPath(p+".options", i)
+		if v.required(op+".section", o.Section) && !unitKeyRE.MatchString(o.Section) {
+			v.errorf(op+".section", "%q is not a unit section name such as Service", o.Section)
+		}
+		if v.required(op+".name", o.Name) && !unitKeyRE.MatchString(o.Name) {
+			v.errorf(op+".name", "%q is not a unit option name such as LimitNOFILE", o.Name)
+		}
+		if field, ok := singleOptions[[2]string{o.Section, o.Name}]; ok && structuredValue(s, field) {
+			v.errorf(op, "sets %s=, which %s already sets; keep one", o.Name, field)
+		}
+	}
+	for _, l := range unitLines(s) {
+		lp := p + "." + l.path
+		if strings.HasPrefix(l.path, "options[") {
+			lp += ".value"
+		}
+		// Environment values are quoted as needed; others are written as given.
+		quoted := strings.HasPrefix(l.path, "environment")
+		switch {
+		case !quoted && l.opt.Value != strings.TrimSpace(l.opt.Value):
+			v.errorf(lp, "must not begin or end with whitespace")
+		case !quoted && strings.HasSuffix(l.opt.Value, `\`):
+			v.errorf(lp, "must not end with a backslash, which would continue the line")
+		case strings.IndexFunc(l.opt.Value, unicode.IsControl) >= 0:
+			v.errorf(lp, "must not contain control characters")
+		case len(l.opt.Name)+1+len(l.opt.Value) > maxUnitLine:
+			v.errorf(lp, "renders a unit line of %d bytes, more than %d", len(l.opt.Name)+1+len(l.opt.Value), maxUnitLine)
+		}
+	}
+}
+
+// structuredValue reports whether the structured field named by its yaml
+// key is set.
+func structuredValue(s Service, key string) bool {
+	return slices.Contains(structuredFields(s), key)
+}
+
+// verbatimUnit checks that a unit given as text reads back as systemd and
+// go-systemd read it.
+func (v *validator) verbatimUnit(p, text string) {
+	if strings.ContainsRune(text, 0) {
+		v.errorf(p, "must not contain NUL bytes")
+		return
+	}
+	inSection, continued := false, false
+	for i, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimSpace(line)
+		if !continued {
+			switch {
+			case trimmed == "", trimmed[0] == '#', trimmed[0] == ';':
+			case trimmed[0] == '[':
+				if !strings.HasSuffix(trimmed, "]") {
+					v.errorf(p, "line %d: section header must end with ]", i+1)
+					return
+				}
+				inSection = true
+			case !inSection:
+				v.errorf(p, "line %d: option outside of a section: %q", i+1, trimmed)
+				return
+			case !strings.Contains(trimmed, "="):
+				v.errorf(p, "line %d: expected NAME=VALUE, got %q", i+1, trimmed)
+				return
+			}
+		}
+		continued = strings.HasSuffix(strings.TrimRight(line, " "), `\`)
+	}
+	if continued {
+		v.errorf(p, "must not end with a line continuation (\\)")
+		return
+	}
+	if !inSection {
+		v.errorf(p, "has no section such as [Service]")
+		return
+	}
+	if _, err := unit.DeserializeOptions(strings.NewReader(text)); err != nil {
+		v.errorf(p, "is not a valid unit: %v", err)
+	}
+}
+
+func (v *validator) serviceSudo(p string, s ServiceSudo) {
+	switch {
+	case s.User != "" && s.Group != "":
+		v.errorf(p+".group", "set either user or group, not both")
+	case s.User != "":
+		v.name(p+".user", s.User, "user name")
+	case s.Group != "":
+		v.name(p+".group", s.Group, "group name")
+	default:
+		v.errorf(p, "needs user or group: who may run the commands")
+	}
+	if s.File != "" {
+		v.sudoersName(p+".file", s.File)
+	}
+	if len(s.Allow) == 0 {
+		v.errorf(p+".allow", "must list at least one of %s", strings.Join(sudoVerbs, ", "))
+	}
+	seen := map[string]bool{}
+	for i, verb := range s.Allow {
+		ap := indexPath(p+".allow", i)
+		switch {
+		case !slices.Contains(sudoVerbs, verb):
+			v.errorf(ap, "must be one of %s, got %q", strings.Join(sudoVerbs, ", "), verb)
+		case seen[verb]:
+			v.errorf(ap, "%s is listed twice", verb)
+		}
+		seen[verb] = true
+	}
+}
+
+// sudoersName checks the name of a file under /etc/sudoers.d, which sudo
+// skips silently when it contains a dot or ends in ~.
+func (v *validator) sudoersName(p, name string) {
+	switch {
+	case strings.Contains(name, "."):
+		v.errorf(p, "%q contains a dot, so sudo would ignore the file", name)
+	case strings.HasSuffix(name, "~"):
+		v.errorf(p, "%q ends in ~, so sudo would ignore the file", name)
+	case !sudoersNameRE.MatchString(name):
+		v.errorf(p, "%q must contain only letters, digits, _ and -", name)
+	case len(name) > maxSudoersNameLen:
+		v.errorf(p, "is longer than %d characters", maxSudoersNameLen)
+	}
+}
+
+func (v *validator) sudoers(s *Spec) {
+	for i, f := range s.Sudoers {
+		p := indexPath("sudoers", i)
+		if v.required(p+".name", f.Name) {
+			v.sudoersName(p+".name", f.Name)
+		}
+		if len(f.Rules) == 0 {
+			v.errorf(p+".rules", "must list at least one rule")
+		}
+		for j, r := range f.Rules {
+			v.sudoersRule(indexPath(p+".rules", j), r)
+		}
+	}
+}
+
+func (v *validator) sudoersRule(p string, r SudoersRule) {
+	if v.required(p+".who", r.Who) {
+		if group, ok := strings.CutPrefix(r.Who, "%"); ok {
+			v.name(p+".who", group, "group name")
+		} else {
+			v.name(p+".who", r.Who, "user name (or %group)")
+		}
+	}
+	if r.RunAs != "" {
+		v.name(p+".run_as", r.RunAs, "user name")
+	}
+	if len(r.Commands) == 0 {
+		v.errorf(p+".commands", "must list at least one command")
+	}
+	for i, cmd := range r.Commands {
+		if msg := checkCommand(cmd); msg != "" {
+			v.errorf(indexPath(p+".commands", i), "%s", msg)
+		}
+	}
+}
+
+// sudoersSpecial are characters sudoers(5) gives a meaning in a command
+// (separators, escapes, comments, negation, wildcards); commands may not
+// contain them, so that a rule allows exactly the command written.
+const sudoersSpecial = `,:=\()#!"*?[]`
+
+func commandChar(r rune) bool {
+	return r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || strings.ContainsRune("_./@%+-~", r)
+}
+
+// checkCommand returns what is wrong with a sudoers command, or "".
+func checkCommand(cmd string) string {
+	words := strings.Fields(cmd)
+	if len(words) == 0 {
+		return "must not be empty"
+	}
+	bin := words[0]
+	if bin == "ALL" {
+		return "ALL would allow every command as root; list the commands"
+	}
+	if !strings.HasPrefix(bin, "/") {
+		return fmt.Sprintf("must start with the absolute path of a program, got %q", bin)
+	}
+	if path.Clean(bin) != bin || slices.Contains(strings.Split(bin, "/"), "..") {
+		return fmt.Sprintf("program path %q must be clean", bin)
+	}
+	for _, r := range cmd {
+		switch {
+		case r == ' ':
+		case strings.ContainsRune(sudoersSpecial, r):
+			return fmt.Sprintf("must not contain %q, which sudoers treats specially", r)
+		case !commandChar(r):
+			return fmt.Sprintf("must not contain %q: commands may use only letters, digits, spaces and _ . / @ %% + - ~", r)
+		}
+	}
+	base := path.Base(bin)
+	if slices.Contains(rootPrograms, base) || slices.ContainsFunc(rootProgramPrefixes, func(prefix string) bool {
+		return strings.HasPrefix(base, prefix)
+	}) {
+		return fmt.Sprintf("runs %s, which gives a root shell; allow a specific program instead", base)
+	}
+	return ""
+}
+
+// duplicates reports users, services and sudoers files defined twice, and
+// files or directories that are also written as a unit or a sudoers file.
+func (v *validator) duplicates(s *Spec, paths map[string]string) {
+	users := map[string]string{}
+	for i, u := range s.Users {
+		p := indexPath("users", i)
+		if first, ok := users[u.Name]; ok && u.Name != "" {
+			v.errorf(p+".name", "user %q is already defined by %s", u.Name, first)
+		}
+		users[u.Name] = p
+	}
+	services := map[string]string{}
+	for i, svc := range s.Services {
+		p := indexPath("services", i)
+		if svc.Name == "" {
+			continue
+		}
+		if first, ok := services[svc.Name]; ok {
+			v.errorf(p+".name", "service %q is already defined by %s", svc.Name, first)
+		} else if other, ok := paths[svc.UnitPath()]; ok {
+			v.errorf(other+".path", "%s is the unit of %s; manage it there", svc.UnitPath(), p)
+		}
+		services[svc.Name] = p
+	}
+	sudoers := map[string]string{}
+	add := func(name, p string) {
+		if name == "" {
+			return
+		}
+		if first, ok := sudoers[name]; ok {
+			v.errorf(p, "sudoers file %q is also written by %s", name, first)
+			return
+		}
+		sudoers[name] = p
+		if other, ok := paths[path.Join(SudoersDir, name)]; ok {
+			v.errorf(other+".path", "%s is the sudoers file of %s; manage it there", path.Join(SudoersDir, name), p)
+		}
+	}
+	for i, f := range s.Sudoers {
+		add(f.Name, indexPath("sudoers", i)+".name")
+	}
+	for i, svc := range s.Services {
+		if svc.Sudo != nil {
+			add(svc.Sudo.File, indexPath("services", i)+".sudo.file")
+		}
+	}
+}
