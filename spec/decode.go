@@ -312,7 +312,12 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 	}
 	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, item := range n.Content {
-		d.decode(item, s.Index(i), indexPath(path, i), false)
+		p := indexPath(path, i)
+		d.decode(item, s.Index(i), p, false)
+		if d.failed[p] && s.Index(i).Kind() == reflect.String {
+			// Checks on the list as a whole would see a hole.
+			d.failed[path] = true
+		}
 	}
 	v.Set(s)
 }
@@ -333,6 +338,9 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		d.keys[p] = knodes[i]
 		val := reflect.New(v.Type().Elem()).Elem()
 		d.decode(vnodes[i], val, p, false)
+		if d.failed[p] {
+			d.failed[path] = true
+		}
 		m.SetMapIndex(reflect.ValueOf(key), val)
 	}
 	v.Set(m)

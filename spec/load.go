@@ -116,18 +116,17 @@ func emptyDocument(doc *yaml.Node) bool {
 	return len(doc.Content) == 0 || isNull(doc.Content[0]) && doc.Content[0].Value == ""
 }
 
-// decodeFailed reports whether the value at path, or one that contains it,
-// could not be decoded, so that checks on it would only repeat the error.
+// decodeFailed reports whether the value at path, or one that contains it
+// (the document aside), could not be decoded, so that checks on it would
+// only repeat the error.
 func (d *decoder) decodeFailed(p string) bool {
-	for {
+	for p != "" {
 		if d.failed[p] {
 			return true
 		}
-		if p == "" {
-			return false
-		}
 		p = parentPath(p)
 	}
+	return false
 }
 
 // locate gives a validation problem the position of its value, or of its

@@ -151,7 +151,7 @@ func (v *validator) user(p string, u User) {
 	if v.required(p+".name", u.Name) {
 		v.name(p+".name", u.Name, "user name")
 	}
-	if u.Group != "" {
+	if u.Group != "" && u.Group != u.Name {
 		v.name(p+".group", u.Group, "group name")
 	}
 	seen := map[string]bool{}
@@ -246,6 +246,7 @@ var singleOptions = map[[2]string]string{
 }
 
 func (v *validator) service(p string, s Service) {
+	nameOK := false
 	if v.required(p+".name", s.Name) {
 		switch {
 		case strings.HasSuffix(s.Name, ".service"):
@@ -258,13 +259,18 @@ func (v *validator) service(p string, s Service) {
 			v.errorf(p+".name", "is longer than %d characters", maxUnitNameLen-len(".service"))
 		case unitNameRE.MatchString(s.Name):
 			v.errorf(p+".name", "must not end with a unit type suffix such as %q", path.Ext(s.Name))
+		default:
+			nameOK = true
 		}
 	}
 	if s.State != StateUnmanaged && !slices.Contains(states, s.State) {
 		v.errorf(p+".state", "must be started or stopped, or left out to leave the service as it is")
 	}
 	if s.Sudo != nil {
-		v.serviceSudo(p+".sudo", *s.Sudo)
+		// A default file name made from a bad service name would only
+		// repeat the name's error.
+		checkFile := s.Sudo.File != "" && (nameOK || s.Sudo.File != s.Name+DefaultSudoFileSuffix)
+		v.serviceSudo(p+".sudo", *s.Sudo, checkFile)
 	}
 	if s.Unit != "" {
 		for _, key := range structuredFields(s) {
@@ -390,7 +396,7 @@ func (v *validator) verbatimUnit(p, text string) {
 	}
 }
 
-func (v *validator) serviceSudo(p string, s ServiceSudo) {
+func (v *validator) serviceSudo(p string, s ServiceSudo, checkFile bool) {
 	switch {
 	case s.User != "" && s.Group != "":
 		v.errorf(p+".group", "set either user or group, not both")
@@ -401,7 +407,7 @@ func (v *validator) serviceSudo(p string, s ServiceSudo) {
 	default:
 		v.errorf(p, "needs user or group: who may run the commands")
 	}
-	if s.File != "" {
+	if checkFile {
 		v.sudoersName(p+".file", s.File)
 	}
 	if len(s.Allow) == 0 {
