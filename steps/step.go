@@ -61,7 +61,22 @@ type Host struct {
 // RunState is shared by the steps of one run.
 type RunState struct {
 	changed map[string]bool
+	// fresh holds units started or restarted in this run: their processes
+	// run the unit as it is now.
+	fresh    map[string]bool
+	reloaded bool
+	// states caches unit states until a step changes systemd.
+	states map[string]dbusctl.UnitState
 }
+
+func (r *RunState) markFresh(unit string) {
+	if r.fresh == nil {
+		r.fresh = map[string]bool{}
+	}
+	r.fresh[unit] = true
+}
+
+func (r *RunState) forgetStates() { r.states = nil }
 
 // MarkChanged records that step id changed the host.
 func (r *RunState) MarkChanged(id string) {

@@ -1,0 +1,151 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"provision/spec"
+)
+
+func TestDirectoryApplyTwice(t *testing.T) {
+	h, _ := testHost(t)
+	dirs := []Step{
+		// Listed child first: Build orders by depth, this test orders by hand.
+		&EnsureDirectory{Dir: spec.Directory{Path: "/data", Owner: "root", Group: "root", Mode: 0o755}},
+		&EnsureDirectory{Dir: spec.Directory{Path: "/data/app", Owner: "root", Group: "root", Mode: 0o2750}},
+	}
+	applyTwice(t, h, dirs)
+	fi, err := os.Stat(filepath.Join(h.Root, "data/app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModePerm != 0o750 || fi.Mode()&os.ModeSetgid == 0 {
+		t.Errorf("mode = %v, want drwxr-s---", fi.Mode())
+	}
+}
+
+func TestDirectoryModeDrift(t *testing.T) {
+	h, _ := testHost(t)
+	s := &EnsureDirectory{Dir: spec.Directory{Path: "/srv", Owner: "root", Group: "root", Mode: 0o755}}
+	if err := os.Mkdir(filepath.Join(h.Root, "srv"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(h.Root, "srv"), 0o700)
+	got, err := s.Check(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Summary != "mode 0700 -> 0755" {
+		t.Fatalf("check = %+v, want one change mode 0700 -> 0755", got)
+	}
+	applyTwice(t, h, []Step{s})
+}
+
+func TestFileApplyTwice(t *testing.T) {
+	h, _ := testHost(t)
+	content := "A=1\n"
+	steps := []Step{
+		&EnsureFile{File: spec.File{Path: "/etc/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}},
+		// No content: created empty, then left alone.
+		&EnsureFile{File: spec.File{Path: "/etc/app.env", Owner: "root", Group: "root", Mode: 0o600}},
+	}
+	first := applyTwice(t, h, steps)
+	if d := first[0].Changes[0].Diff; !strings.Contains(d, "+A=1") || !strings.Contains(d, "--- /dev/null") {
+		t.Errorf("create diff = %q, want a diff from /dev/null adding A=1", d)
+	}
+	data, err := os.ReadFile(filepath.Join(h.Root, "etc/app.conf"))
+	if err != nil || string(data) != content {
+		t.Fatalf("content = %q, %v", data, err)
+	}
+	// Content another tool wrote into an unmanaged file stays.
+	os.WriteFile(filepath.Join(h.Root, "etc/app.env"), []byte("SECRET=x\n"), 0o600)
+	h.Run = &RunState{}
+	res, err := Run(context.Background(), h, steps, ModeApply, nil)
+	if err != nil || Counts(res)[StatusChanged] != 0 {
+		t.Fatalf("apply after filling unmanaged file: %+v, %v", res, err)
+	}
+}
+
+func TestFileContentDrift(t *testing.T) {
+	h, _ := testHost(t)
+	content := "one\ntwo\n"
+	s := &EnsureFile{File: spec.File{Path: "/etc/x.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+	os.WriteFile(filepath.Join(h.Root, "etc/x.conf"), []byte("one\nTWO\n"), 0o644)
+	got, err := s.Check(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.Contains(got[0].Diff, "-TWO") || !strings.Contains(got[0].Diff, "+two") {
+		t.Fatalf("check = %+v, want a content diff -TWO +two", got)
+	}
+	applyTwice(t, h, []Step{s})
+}
+
+func TestSecretFileDiffHidden(t *testing.T) {
+	h, _ := testHost(t)
+	content := "PASSWORD=hunter2\n"
+	s := &EnsureFile{File: spec.File{Path: "/etc/secret", Owner: "root", Group: "root", Mode: 0o600, Content: &content}}
+	got, err := s.Check(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || strings.Contains(got[0].Diff, "hunter2") {
+		t.Fatalf("check = %+v, want the content hidden", got)
+	}
+}
+
+func TestRefusesSymlinks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		link string // relative to root, points to target
+		step Step
+	}{
+		// A managed file replaced by a link to a file outside the spec.
+		{"file", "data/.env", &EnsureFile{File: spec.File{Path: "/data/.env", Owner: "root", Group: "root", Mode: 0o600}}},
+		// A managed directory replaced by a link.
+		{"directory", "data/shared", &EnsureDirectory{Dir: spec.Directory{Path: "/data/shared", Owner: "root", Group: "root", Mode: 0o755}}},
+		// A link on the way to a managed file.
+		{"parent", "data/shared", &EnsureFile{File: spec.File{Path: "/data/shared/.env", Owner: "root", Group: "root", Mode: 0o600}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := testHost(t)
+			victim := filepath.Join(t.TempDir(), "victim")
+			os.Mkdir(victim, 0o755)
+			os.WriteFile(filepath.Join(victim, ".env"), []byte("keep"), 0o644)
+			os.MkdirAll(filepath.Join(h.Root, "data"), 0o755)
+			target := victim
+			if tc.name == "file" {
+				target = filepath.Join(victim, ".env")
+			}
+			if err := os.Symlink(target, filepath.Join(h.Root, tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := tc.step.Apply(context.Background(), h)
+			if !errors.Is(err, ErrSymlink) {
+				t.Fatalf("apply = %v, want ErrSymlink", err)
+			}
+			fi, _ := os.Stat(filepath.Join(victim, ".env"))
+			data, _ := os.ReadFile(filepath.Join(victim, ".env"))
+			if string(data) != "keep" || fi.Mode().Perm() != 0o644 {
+				t.Errorf("link target changed: %q %v", data, fi.Mode())
+			}
+		})
+	}
+}
+
+func TestAtomicWriteLeavesNoTemporaryFile(t *testing.T) {
+	h, _ := testHost(t)
+	failing := func(string) error { return errors.New("rejected") }
+	err := h.writeFileAtomic("/etc/sudoers.d/x", []byte("new"), 0o440, os.Getuid(), os.Getgid(), failing)
+	if err == nil {
+		t.Fatal("write with a failing check succeeded")
+	}
+	entries, _ := os.ReadDir(filepath.Join(h.Root, "etc/sudoers.d"))
+	if len(entries) != 0 {
+		t.Errorf("sudoers.d holds %v after a rejected write, want nothing", entries)
+	}
+}

@@ -1,0 +1,280 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"provision/dbusctl"
+	"provision/spec"
+)
+
+// testHost returns a Host rooted in a temporary directory that has an
+// /etc/passwd and /etc/group in which every name maps to the ids of the
+// user running the test, so ownership can be set without privileges.
+// Its Exec edits those files the way groupadd, useradd and usermod do and
+// runs visudo for real when it is installed.
+func testHost(t *testing.T) (*Host, *fakeSystemd) {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"etc/sudoers.d", "etc/systemd/system", "home"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	writeTestFile(t, root, "etc/passwd", fmt.Sprintf("root:x:%d:%d:root:/root:/bin/bash\n", uid, gid))
+	writeTestFile(t, root, "etc/group", fmt.Sprintf("root:x:%d:\n", gid))
+	sd := &fakeSystemd{states: map[string]dbusctl.UnitState{}}
+	h := &Host{Root: root, Systemd: sd, Run: &RunState{}}
+	h.Exec = (&fakeShadow{t: t, root: root, uid: uid, gid: gid}).exec
+	return h, sd
+}
+
+func writeTestFile(t *testing.T, root, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeShadow stands in for shadow-utils, which need root: it appends and
+// edits lines of the temporary root's passwd and group files.
+type fakeShadow struct {
+	t        *testing.T
+	root     string
+	uid, gid int
+	calls    []string
+}
+
+func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
+	f.calls = append(f.calls, name+" "+strings.Join(args, " "))
+	if name == VisudoCmd {
+		if _, err := os.Stat("/usr/sbin/visudo"); err != nil {
+			return nil, nil
+		}
+		if !slices.Contains(args, "-f") {
+			return nil, nil // the whole host configuration is not this test's
+		}
+		return ExecCommand(ctx, "/usr/sbin/visudo", args...)
+	}
+	opts, target := parseShadowArgs(args)
+	switch name {
+	case GroupaddCmd:
+		f.appendLine("etc/group", fmt.Sprintf("%s:x:%d:", target, f.gid))
+	case UseraddCmd:
+		f.appendLine("etc/passwd", fmt.Sprintf("%s:x:%d:%d::%s:%s", target, f.uid, f.gid, opts["-d"], opts["-s"]))
+		f.setMembership(target, opts)
+		if _, ok := opts["-m"]; ok {
+			os.MkdirAll(filepath.Join(f.root, opts["-d"]), 0o755)
+		}
+	case UsermodCmd:
+		f.editLine("etc/passwd", target, func(fields []string) {
+			if v, ok := opts["-s"]; ok {
+				fields[6] = v
+			}
+			if v, ok := opts["-d"]; ok {
+				fields[5] = v
+			}
+		})
+		f.setMembership(target, opts)
+	default:
+		return nil, fmt.Errorf("unexpected command %s", name)
+	}
+	return nil, nil
+}
+
+func parseShadowArgs(args []string) (map[string]string, string) {
+	opts := map[string]string{}
+	for i := 0; i < len(args)-1; i++ {
+		switch args[i] {
+		case "-g", "-G", "-s", "-d", "--root":
+			opts[args[i]] = args[i+1]
+			i++
+		default:
+			opts[args[i]] = ""
+		}
+	}
+	return opts, args[len(args)-1]
+}
+
+func (f *fakeShadow) setMembership(user string, opts map[string]string) {
+	want, ok := opts["-G"]
+	if !ok {
+		return
+	}
+	groups := strings.Split(want, ",")
+	data, _ := os.ReadFile(filepath.Join(f.root, "etc/group"))
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		fields := strings.Split(line, ":")
+		var members []string
+		for _, m := range strings.Split(fields[3], ",") {
+			if m != "" && m != user {
+				members = append(members, m)
+			}
+		}
+		if slices.Contains(groups, fields[0]) {
+			members = append(members, user)
+		}
+		fields[3] = strings.Join(members, ",")
+		out = append(out, strings.Join(fields, ":"))
+	}
+	writeTestFile(f.t, f.root, "etc/group", strings.Join(out, "\n")+"\n")
+}
+
+func (f *fakeShadow) appendLine(name, line string) {
+	data, _ := os.ReadFile(filepath.Join(f.root, name))
+	writeTestFile(f.t, f.root, name, string(data)+line+"\n")
+}
+
+func (f *fakeShadow) editLine(name, key string, edit func([]string)) {
+	data, _ := os.ReadFile(filepath.Join(f.root, name))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for i, l := range lines {
+		fields := strings.Split(l, ":")
+		if fields[0] == key {
+			edit(fields)
+			lines[i] = strings.Join(fields, ":")
+		}
+	}
+	writeTestFile(f.t, f.root, name, strings.Join(lines, "\n")+"\n")
+}
+
+// fakeSystemd records calls and keeps unit states in memory.
+type fakeSystemd struct {
+	states map[string]dbusctl.UnitState
+	calls  []string
+	// startErr, when set, is returned by Start.
+	startErr error
+}
+
+func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
+
+func (f *fakeSystemd) Reload(ctx context.Context) error {
+	f.record("reload")
+	for name, st := range f.states {
+		st.NeedDaemonReload = false
+		if st.LoadState == "" || st.LoadState == "not-found" {
+			st.LoadState = "loaded"
+		}
+		f.states[name] = st
+	}
+	return nil
+}
+
+func (f *fakeSystemd) set(unit string, fn func(*dbusctl.UnitState)) {
+	st := f.state(unit)
+	fn(&st)
+	f.states[unit] = st
+}
+
+func (f *fakeSystemd) state(unit string) dbusctl.UnitState {
+	st, ok := f.states[unit]
+	if !ok {
+		st = dbusctl.UnitState{Name: unit, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+	}
+	return st
+}
+
+func (f *fakeSystemd) Enable(ctx context.Context, units ...string) (bool, error) {
+	f.record("enable " + strings.Join(units, " "))
+	for _, u := range units {
+		f.set(u, func(s *dbusctl.UnitState) { s.UnitFileState = "enabled" })
+	}
+	return true, nil
+}
+
+func (f *fakeSystemd) Disable(ctx context.Context, units ...string) (bool, error) {
+	f.record("disable " + strings.Join(units, " "))
+	for _, u := range units {
+		f.set(u, func(s *dbusctl.UnitState) { s.UnitFileState = "disabled" })
+	}
+	return true, nil
+}
+
+func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
+	f.record("start " + unit)
+	if f.startErr != nil {
+		return f.startErr
+	}
+	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "active", "running", s.MainPID+100 })
+	return nil
+}
+
+func (f *fakeSystemd) Stop(ctx context.Context, unit string) error {
+	f.record("stop " + unit)
+	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "inactive", "dead", 0 })
+	return nil
+}
+
+func (f *fakeSystemd) Restart(ctx context.Context, unit string) error {
+	f.record("restart " + unit)
+	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "active", "running", s.MainPID+1 })
+	return nil
+}
+
+func (f *fakeSystemd) States(ctx context.Context, units ...string) ([]dbusctl.UnitState, error) {
+	f.record("states")
+	out := make([]dbusctl.UnitState, len(units))
+	for i, u := range units {
+		out[i] = f.state(u)
+	}
+	return out, nil
+}
+
+// applyTwice applies steps, expecting changes and no failure, then applies
+// them again, expecting every step ok and no file modified.
+func applyTwice(t *testing.T, h *Host, steps []Step) []Result {
+	t.Helper()
+	first, err := Run(context.Background(), h, steps, ModeApply, nil)
+	if err != nil {
+		t.Fatalf("first apply: %v", err)
+	}
+	if Counts(first)[StatusChanged] == 0 {
+		t.Fatalf("first apply changed nothing: %+v", first)
+	}
+	before := snapshot(t, h.Root)
+	time.Sleep(10 * time.Millisecond)
+	h.Run = &RunState{}
+	second, err := Run(context.Background(), h, steps, ModeApply, nil)
+	if err != nil {
+		t.Fatalf("second apply: %v", err)
+	}
+	for _, r := range second {
+		if r.Status != StatusOK {
+			t.Errorf("second apply: %s is %s: %+v", r.ID, r.Status, r.Changes)
+		}
+	}
+	if after := snapshot(t, h.Root); !slices.Equal(before, after) {
+		t.Errorf("second apply touched files:\nbefore %v\nafter  %v", before, after)
+	}
+	return first
+}
+
+// snapshot lists every path under root with its mode, size and mtime.
+func snapshot(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, p+" "+fi.Mode().String()+" "+strconv.FormatInt(fi.Size(), 10)+" "+fi.ModTime().String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var _ = spec.DefaultPath
