@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const example = "../../examples/sidekiq/provision.yaml"
+
+func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string // in stdout or stderr
+	}{
+		{[]string{"--version"}, exitOK, "provision dev"},
+		{[]string{"--help"}, exitOK, "Commands:"},
+		{[]string{"apply", "-h"}, exitOK, "-root dir"},
+		{[]string{"plan", "--help"}, exitOK, "Changes nothing"},
+		{[]string{"validate", "-h"}, exitOK, "FILE:LINE:COL"},
+		{[]string{}, exitInvalid, "Usage:"},
+		{[]string{"aply"}, exitInvalid, `unknown command "aply"`},
+		{[]string{"apply", "--bogus"}, exitInvalid, "flag provided but not defined"},
+		{[]string{"validate", "-f", example, "extra"}, exitInvalid, `unexpected argument "extra"`},
+		{[]string{"validate", "-f", "/nonexistent.yaml"}, exitInvalid, "no such file"},
+	} {
+		code, out, errOut := runCmd(t, "", tc.args...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("provision %q = %d, %q %q; want %d and %q", tc.args, code, out, errOut, tc.code, tc.want)
+		}
+	}
+}
+
+func TestValidateExample(t *testing.T) {
+	code, out, errOut := runCmd(t, "", "validate", "-f", example)
+	if code != exitOK || out != example+": valid\n" {
+		t.Fatalf("validate = %d %q %q", code, out, errOut)
+	}
+}
+
+// An invalid spec from standard input: every error, positioned, exit 2.
+func TestValidateReportsAllErrors(t *testing.T) {
+	spec := `users:
+  - name: Deploy
+    shel: /bin/bash
+services:
+  - name: sidekiq
+    exec_start: /bin/true
+    restart: sometimes
+`
+	code, out, errOut := runCmd(t, spec, "validate", "-f", "-")
+	if code != exitInvalid || out != "" {
+		t.Fatalf("validate = %d %q", code, out)
+	}
+	for _, want := range []string{"<stdin>:2:11: users[0].name:", "<stdin>:3:5: users[0].shel:", "<stdin>:7:14: services[0].restart:"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("errors %q lack %q", errOut, want)
+		}
+	}
+}
+
+func TestRenderExample(t *testing.T) {
+	code, out, _ := runCmd(t, "", "render", "-f", example)
+	if code != exitOK {
+		t.Fatalf("render = %d", code)
+	}
+	for _, want := range []string{
+		"# /etc/systemd/system/sidekiq.service\n",
+		"ExecStart=/usr/local/rbenv/bin/rbenv exec bundle exec sidekiq -e production\n",
+		"# /etc/sudoers.d/sidekiq-users\n",
+		"%deploy ALL= NOPASSWD: /bin/systemctl restart sidekiq\n%deploy ALL= NOPASSWD: /bin/systemctl kill -s TSTP sidekiq\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// apply --root converges a tree with the real shadow-utils, which need
+// root; plan before it changes nothing and a second apply changes nothing.
+func TestApplyRootTree(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("useradd --root needs root")
+	}
+	root := t.TempDir()
+	for _, d := range []string{"etc/sudoers.d", "etc/systemd/system", "home"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	for _, f := range []string{"passwd", "group", "shadow", "gshadow", "login.defs"} {
+		data, err := os.ReadFile(filepath.Join("/etc", f))
+		if err != nil {
+			t.Skipf("host has no /etc/%s", f)
+		}
+		os.WriteFile(filepath.Join(root, "etc", f), data, 0o644)
+	}
+	code, out, errOut := runCmd(t, "", "plan", "-f", example, "--root", root)
+	if code != exitOK || !strings.Contains(out, "plan: 10 to change") {
+		t.Fatalf("plan = %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "data")); !os.IsNotExist(err) {
+		t.Fatalf("plan created /data: %v", err)
+	}
+	code, out, errOut = runCmd(t, "", "apply", "-f", example, "--root", root)
+	if code != exitOK || !strings.Contains(out, "10 changed, 0 failed") {
+		t.Fatalf("apply = %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, "", "apply", "-f", example, "--root", root)
+	if code != exitOK || !strings.Contains(out, "apply: 11 ok, 0 changed") {
+		t.Fatalf("second apply = %d\n%s%s", code, out, errOut)
+	}
+	if dest, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/sidekiq.service")); err != nil || dest != "/etc/systemd/system/sidekiq.service" {
+		t.Errorf("sidekiq not enabled in the tree: %q %v", dest, err)
+	}
+	fi, err := os.Stat(filepath.Join(root, "etc/sudoers.d/sidekiq-users"))
+	if err != nil || fi.Mode().Perm() != 0o440 {
+		t.Errorf("sudoers drop-in: %v %v", fi, err)
+	}
+}
