@@ -10,6 +10,10 @@ type UnitState struct {
 	MainPID          uint32
 	NRestarts        uint32
 	NeedDaemonReload bool
+	// Job is the type of the job queued for the unit ("start", "stop",
+	// "restart", ...), "" when there is none; e.g. "start" right after
+	// StartNoWait, until systemd runs the job.
+	Job string
 }
 
 // Active reports whether the unit is running or on its way there.

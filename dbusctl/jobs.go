@@ -1,0 +1,263 @@
+package dbusctl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Op names the job a JobError is about, as systemctl's verb for it.
+type Op string
+
+// The jobs Conn waits for.
+const (
+	OpStart      Op = "start"
+	OpStop       Op = "stop"
+	OpRestart    Op = "restart"
+	OpTryRestart Op = "try-restart"
+)
+
+// JobResult is how systemd says a job ended, as sent in its JobRemoved
+// signal. Results this package has no constant for are kept verbatim.
+type JobResult string
+
+// The job results systemd documents.
+const (
+	// ResultDone means the job did what it was asked.
+	ResultDone JobResult = "done"
+	// ResultFailed means the job failed, e.g. the service's process
+	// exited with an error while starting.
+	ResultFailed JobResult = "failed"
+	// ResultTimeout means systemd's own timeout for the job ran out, or
+	// that dbusctl stopped waiting (JobError.Waited is then set).
+	ResultTimeout JobResult = "timeout"
+	// ResultCanceled means the job was canceled before it finished, e.g.
+	// replaced by a conflicting job.
+	ResultCanceled JobResult = "canceled"
+	// ResultDependency means a job this one depended on failed.
+	ResultDependency JobResult = "dependency"
+	// ResultSkipped means the job did not apply to the unit's state.
+	ResultSkipped JobResult = "skipped"
+)
+
+// Sentinels for job results other than done; a *JobError matches the one
+// for its Result with errors.Is. Results without a constant match
+// ErrJobFailed.
+var (
+	// ErrJobFailed matches ResultFailed and results without a constant.
+	ErrJobFailed = errors.New("job failed")
+	// ErrJobTimeout matches ResultTimeout, whether systemd's timeout or
+	// JobTimeout ran out.
+	ErrJobTimeout = errors.New("job timed out")
+	// ErrJobCanceled matches ResultCanceled.
+	ErrJobCanceled = errors.New("job canceled")
+	// ErrJobDependency matches ResultDependency.
+	ErrJobDependency = errors.New("job dependency failed")
+	// ErrJobSkipped matches ResultSkipped.
+	ErrJobSkipped = errors.New("job skipped")
+)
+
+// Err returns the sentinel error for r, or nil when r is ResultDone.
+func (r JobResult) Err() error {
+	switch r {
+	case ResultDone:
+		return nil
+	case ResultTimeout:
+		return ErrJobTimeout
+	case ResultCanceled:
+		return ErrJobCanceled
+	case ResultDependency:
+		return ErrJobDependency
+	case ResultSkipped:
+		return ErrJobSkipped
+	default:
+		return ErrJobFailed
+	}
+}
+
+// describe says in words what happened to a job with result r.
+func (r JobResult) describe() string {
+	switch r {
+	case ResultFailed:
+		return "job failed"
+	case ResultTimeout:
+		return "job timed out"
+	case ResultCanceled:
+		return "job canceled"
+	case ResultDependency:
+		return "job failed because a unit it depends on failed"
+	case ResultSkipped:
+		return "job skipped: it does not apply to the unit's state"
+	default:
+		return "job result " + strconv.Quote(string(r))
+	}
+}
+
+// JobError reports a job that did not end with ResultDone, or whose result
+// did not come in time. It matches Result.Err() with errors.Is.
+type JobError struct {
+	// Unit is the unit the job was for.
+	Unit string
+	// Op is the job.
+	Op Op
+	// Result is systemd's result for the job.
+	Result JobResult
+	// Waited is set when dbusctl gave up waiting after that long, with
+	// Result ResultTimeout; the job is then still queued in systemd.
+	Waited time.Duration
+	// Journal holds the unit's last journal lines, oldest first, when they
+	// could be read; Error appends them to the message.
+	Journal []string
+}
+
+// Error says which job failed and how, followed by the unit's last journal
+// lines, each on its own indented line.
+func (e *JobError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: ", e.Op, e.Unit)
+	if e.Waited > 0 {
+		fmt.Fprintf(&b, "no job result after %s (the job stays queued)", e.Waited)
+	} else {
+		b.WriteString(e.Result.describe())
+	}
+	if len(e.Journal) > 0 {
+		b.WriteString("\nlast journal lines:")
+		for _, l := range e.Journal {
+			b.WriteString("\n    ")
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel for e.Result.
+func (e *JobError) Unwrap() error { return e.Result.Err() }
+
+// Journalctl is the journalctl binary run to read a failed unit's last
+// journal lines. It is looked up in $PATH unless it contains a slash.
+var Journalctl = "journalctl"
+
+// journalLines is how many journal lines a JobError carries at most.
+const journalLines = 20
+
+// journalTimeout bounds reading the journal for a JobError.
+const journalTimeout = 5 * time.Second
+
+// Start starts unit and waits until systemd reports the job's result. It
+// returns nil when the job is done and a *JobError otherwise, carrying the
+// unit's last journal lines. Note that for Type=simple services the start
+// job is done as soon as the process was forked: a binary that cannot be
+// executed or exits at once shows up only in the unit's state afterwards.
+// The wait is bounded by ctx and by c.JobTimeout.
+func (c *Conn) Start(ctx context.Context, unit string) error {
+	return c.runJob(ctx, OpStart, unit, c.sd.StartUnitContext)
+}
+
+// Stop stops unit and waits for the job's result like Start.
+func (c *Conn) Stop(ctx context.Context, unit string) error {
+	return c.runJob(ctx, OpStop, unit, c.sd.StopUnitContext)
+}
+
+// Restart stops unit if it is running, starts it, and waits for the job's
+// result like Start. A unit that was not running is started.
+func (c *Conn) Restart(ctx context.Context, unit string) error {
+	return c.runJob(ctx, OpRestart, unit, c.sd.RestartUnitContext)
+}
+
+// TryRestart restarts unit if it is running and waits for the job's result
+// like Start. A unit that is not running is left alone and TryRestart
+// returns nil.
+func (c *Conn) TryRestart(ctx context.Context, unit string) error {
+	return c.runJob(ctx, OpTryRestart, unit, c.sd.TryRestartUnitContext)
+}
+
+// StartNoWait queues a job to start unit and returns as soon as systemd has
+// accepted it, without waiting for the result. It is for starts that must
+// not block, e.g. from a unit that runs during boot while the unit being
+// started is ordered after it.
+func (c *Conn) StartNoWait(ctx context.Context, unit string) error {
+	if _, err := c.sd.StartUnitContext(ctx, unit, string(modeReplace), nil); err != nil {
+		return fmt.Errorf("%s %s: %w", OpStart, unit, busError(err))
+	}
+	return nil
+}
+
+// jobMode is how systemd fits a new job with those already queued.
+type jobMode string
+
+// modeReplace replaces conflicting queued jobs, as systemctl does by default.
+const modeReplace jobMode = "replace"
+
+// enqueueFunc is the shape of go-systemd's job methods.
+type enqueueFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+// runJob queues a job with enqueue and waits for its result.
+func (c *Conn) runJob(ctx context.Context, op Op, unit string, enqueue enqueueFunc) error {
+	timeout := c.JobTimeout
+	if timeout <= 0 {
+		timeout = DefaultJobTimeout
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// go-systemd sends the result from its signal dispatcher while holding
+	// its job lock; one slot of buffer lets that send complete even after
+	// this function stopped waiting.
+	results := make(chan string, 1)
+	if _, err := enqueue(waitCtx, unit, string(modeReplace), results); err != nil {
+		return fmt.Errorf("%s %s: %w", op, unit, busError(err))
+	}
+	jerr, err := waitJob(ctx, waitCtx, results, op, unit, timeout)
+	if jerr != nil {
+		jerr.Journal = journalTail(ctx, unit)
+		return jerr
+	}
+	return err
+}
+
+// waitJob waits for a job's result on results until waitCtx is done. It
+// returns a *JobError for any result but done and when waitCtx ran out while
+// ctx did not; when ctx is done it returns ctx's error, wrapped.
+func waitJob(ctx, waitCtx context.Context, results <-chan string, op Op, unit string, timeout time.Duration) (*JobError, error) {
+	select {
+	case r := <-results:
+		res := JobResult(r)
+		if res == ResultDone {
+			return nil, nil
+		}
+		return &JobError{Unit: unit, Op: op, Result: res}, nil
+	case <-waitCtx.Done():
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%s %s: wait for job: %w", op, unit, err)
+		}
+		return &JobError{Unit: unit, Op: op, Result: ResultTimeout, Waited: timeout}, nil
+	}
+}
+
+// journalTail returns the last journal lines of unit, or a single line
+// saying why they could not be read.
+func journalTail(ctx context.Context, unit string) []string {
+	ctx, cancel := context.WithTimeout(ctx, journalTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Journalctl, "-u", unit, "-n", strconv.Itoa(journalLines), "--no-pager", "-o", "cat")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return []string{"(could not read the journal: " + msg + ")"}
+	}
+	text := strings.TrimRight(string(out), "\n")
+	if text == "" || text == "-- No entries --" {
+		return nil
+	}
+	return strings.Split(text, "\n")
+}
