@@ -396,6 +396,9 @@ func suggest(key string, known []string) string {
 	}
 	best, bestDist := "", 3
 	for _, k := range known {
+		if len(k) > len(key)+2 || len(key) > len(k)+2 {
+			continue
+		}
 		if dist := editDistance(key, k); dist < bestDist && dist < len(key) {
 			best, bestDist = k, dist
 		}
@@ -405,9 +408,6 @@ func suggest(key string, known []string) string {
 
 // editDistance is the Levenshtein distance between two short strings.
 func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -60,18 +61,34 @@ func Load(filename string, data []byte) (*Spec, error) {
 
 var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError turns a yaml.v3 parse error into an *Error.
-func syntaxError(file string, err error) *Error {
-	msg := err.Error()
-	if m := yamlLineError.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{File: file, Line: line, Msg: m[2]}
+// syntaxError turns a yaml.v3 parse error into an *Error, with a hint for
+// the two usual causes of "cannot start any token".
+func syntaxError(file string, data []byte, err error) *Error {
+	e := &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = m[2]
 	}
-	if rest, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
-		msg = string(rest)
+	if strings.HasPrefix(e.Msg, "found character that cannot start any token") {
+		// yaml.v3 leaves the line out when it is the first.
+		lines := strings.Split(string(data), "\n")
+		n := max(e.Line, 1)
+		if n <= len(lines) {
+			line := lines[n-1]
+			switch {
+			case strings.HasPrefix(strings.TrimLeft(line, " "), "\t"):
+				e.Line, e.Msg = n, e.Msg+": indent with spaces, not tabs"
+			case reservedStart.MatchString(line):
+				e.Line, e.Msg = n, e.Msg+`: quote values that start with %, @ or `+"`"+`, such as "%deploy"`
+			}
+		}
 	}
-	return &Error{File: file, Msg: msg}
+	return e
 }
+
+// reservedStart matches a line with a plain value starting with a
+// character YAML reserves.
+var reservedStart = regexp.MustCompile("(^\\s*|[:-]\\s+|[\\[{,]\\s*)[%@`]")
 
 // parse parses the single YAML document of a spec and returns its root
 // mapping.
@@ -82,7 +99,7 @@ func parse(file string, data []byte) (*yaml.Node, []*Error) {
 		if errors.Is(err, io.EOF) {
 			return nil, []*Error{{File: file, Msg: "empty spec"}}
 		}
-		return nil, []*Error{syntaxError(file, err)}
+		return nil, []*Error{syntaxError(file, data, err)}
 	}
 	var errs []*Error
 	for {
@@ -92,7 +109,7 @@ func parse(file string, data []byte) (*yaml.Node, []*Error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, syntaxError(file, err))
+			errs = append(errs, syntaxError(file, data, err))
 			break
 		}
 		if !emptyDocument(&next) {

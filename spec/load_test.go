@@ -80,7 +80,17 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// YAML syntax errors keep yaml.v3's line.
 			name: "tab indentation", input: "users:\n\t- name: a\n",
-			want: []string{"t.yaml:2: found character that cannot start any token"},
+			want: []string{"t.yaml:2: found character that cannot start any token: indent with spaces, not tabs"},
+		},
+		{
+			// % starts a YAML directive: a %group must be quoted.
+			name: "unquoted percent", input: "sudoers:\n  - name: a\n    rules:\n      - who: %deploy\n",
+			want: []string{`t.yaml:4: found character that cannot start any token: quote values that start with %, @ or ` + "`" + `, such as "%deploy"`},
+		},
+		{
+			// The same on the first line, which yaml.v3 does not number.
+			name: "unquoted at", input: "users: [{name: @x}]\n",
+			want: []string{`t.yaml:1: found character that cannot start any token: quote values that start with %, @ or ` + "`" + `, such as "%deploy"`},
 		},
 		{
 			// Larger than MaxSize.
@@ -373,11 +383,12 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// Extra options need a section, a valid name, and must not
 			// set a field twice.
-			name: "options", input: svc + "    user: web\n    options:\n      - {name: LimitNOFILE, value: 1}\n      - {section: Service, name: 'Bad Name'}\n      - {section: Service, name: User, value: root}\n",
+			name: "options", input: svc + "    user: web\n    options:\n      - {name: LimitNOFILE, value: 1}\n      - {section: Service, name: 'Bad Name'}\n      - {section: Service, name: User, value: root}\n      - {section: service, name: Nice, value: 5}\n",
 			want: []string{
 				"t.yaml:6:9: services[0].options[0].section: is required",
 				`t.yaml:7:34: services[0].options[1].name: "Bad Name" is not a unit option name such as LimitNOFILE`,
 				"t.yaml:8:9: services[0].options[2]: sets User=, which user already sets; keep one",
+				`t.yaml:9:19: services[0].options[3].section: must be Unit, Service or Install, or X-NAME for a section systemd ignores; got "service"`,
 			},
 		},
 		{

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/coreos/go-systemd/v22/unit"
 )
@@ -133,12 +134,12 @@ func unitLines(s Service) []unitLine {
 
 // EnvironmentAssignment renders one variable as the value of an
 // Environment= line so that systemd reads back exactly name=value: plain
-// when the value has no space, quote or backslash, else double-quoted
+// when the value has no white space, quote or backslash, else double-quoted
 // with backslashes and double quotes escaped; "%" is always doubled, as
 // systemd expands specifiers in Environment=.
 func EnvironmentAssignment(name, value string) string {
 	value = strings.ReplaceAll(value, "%", "%%")
-	if !strings.ContainsAny(value, " \t\"'\\") {
+	if !strings.ContainsAny(value, `"'\`) && strings.IndexFunc(value, unicode.IsSpace) < 0 {
 		return name + "=" + value
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)

@@ -317,8 +317,8 @@ func (v *validator) service(p string, s Service) {
 	}
 	for i, o := range s.Options {
 		op := indexPath(p+".options", i)
-		if v.required(op+".section", o.Section) && !unitKeyRE.MatchString(o.Section) {
-			v.errorf(op+".section", "%q is not a unit section name such as Service", o.Section)
+		if v.required(op+".section", o.Section) && !knownSection(o.Section) {
+			v.errorf(op+".section", "must be Unit, Service or Install, or X-NAME for a section systemd ignores; got %q", o.Section)
 		}
 		if v.required(op+".name", o.Name) && !unitKeyRE.MatchString(o.Name) {
 			v.errorf(op+".name", "%q is not a unit option name such as LimitNOFILE", o.Name)
@@ -345,6 +345,17 @@ func (v *validator) service(p string, s Service) {
 			v.errorf(lp, "renders a unit line of %d bytes, more than %d", len(l.opt.Name)+1+len(l.opt.Value), maxUnitLine)
 		}
 	}
+}
+
+// knownSection reports whether a service unit may hold the section:
+// systemd warns about and skips any other, unless it starts with "X-".
+func knownSection(section string) bool {
+	switch section {
+	case sectionUnit, sectionService, sectionInstall:
+		return true
+	}
+	rest, ok := strings.CutPrefix(section, "X-")
+	return ok && unitKeyRE.MatchString(rest)
 }
 
 // structuredValue reports whether the structured field named by its yaml
