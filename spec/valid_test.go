@@ -203,3 +203,17 @@ func TestVisudo(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartSec checks the time spans restart_sec accepts: a bare number
+// is seconds, as in the reference unit.
+func TestRestartSec(t *testing.T) {
+	for value, ok := range map[string]bool{
+		"1": true, "1.5": true, "500ms": true, "5s": true, "1min 30s": true, "1min30s": true, "2 h": true,
+		"x": false, "1x": false, "s": false, "1s 2": false, "-1": false, "infinity": false,
+	} {
+		input := "services:\n  - {name: a, exec_start: /bin/a, restart_sec: \"" + value + "\"}\n"
+		if _, err := Load("t.yaml", []byte(input)); (err == nil) != ok {
+			t.Errorf("restart_sec %q: accepted %v, want %v (%v)", value, err == nil, ok, err)
+		}
+	}
+}

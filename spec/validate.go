@@ -36,7 +36,7 @@ func (v *validator) keyErrorf(p, format string, args ...any) {
 func indexPath(p string, i int) string { return fmt.Sprintf("%s[%d]", p, i) }
 
 var (
-	// nameRE is what useradd accepts by default (NAME_REGEX in adduser.conf).
+	// nameRE is the user and group name pattern useradd(8) recommends.
 	nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
 	// serviceNameRE is the part of systemd's unit name alphabet that is
 	// also safe in a sudoers command and on systemctl's command line: no
@@ -47,8 +47,14 @@ var (
 	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	unitKeyRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
 	sudoersNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	// timeSpanRE is a systemd time span: "1", "500ms", "1min 30s".
-	timeSpanRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)? *(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)?)( *[0-9]+(\.[0-9]+)? *(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y))*$`)
+	// timeSpanRE is a systemd time span: "1" (seconds), "500ms", "1min 30s".
+	timeSpanRE = regexp.MustCompile(`^` + spanNumber + ` *` + spanUnit + `?( *` + spanNumber + ` *` + spanUnit + `)*$`)
+)
+
+// A systemd time span is numbers with the units systemd.time(7) lists.
+const (
+	spanNumber = `[0-9]+(\.[0-9]+)?`
+	spanUnit   = `(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)`
 )
 
 const (
