@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -213,11 +214,66 @@ func (c *Conn) runJob(ctx context.Context, op Op, unit string, enqueue enqueueFu
 		return fmt.Errorf("%s %s: %w", op, unit, busError(err))
 	}
 	jerr, err := waitJob(ctx, waitCtx, results, op, unit, timeout)
+	if err == nil && jerr == nil && (op == OpStart || op == OpRestart) {
+		jerr = c.settle(ctx, op, unit)
+	}
 	if jerr != nil {
 		jerr.Journal = journalTail(ctx, unit)
 		return jerr
 	}
 	return err
+}
+
+// SettleTimeout bounds how long Start and Restart watch a Type=simple or
+// Type=idle service after systemd reported its job done.
+var SettleTimeout = 2 * time.Second
+
+// settle makes the result of starting a Type=simple or Type=idle service
+// mean something. systemd reports such a start job done as soon as it has
+// forked the service's process, before that process executed ExecStart=:
+// a missing or unexecutable binary shows up only afterwards, as a failed
+// unit. settle watches the unit until its main process has executed its
+// binary (systemd names the forked child "(NAME)" until then), and returns
+// a failed *JobError when the unit fails or enters auto-restart first. It
+// gives up quietly after SettleTimeout, and on any error reading the unit:
+// the job itself was done.
+func (c *Conn) settle(ctx context.Context, op Op, unit string) *JobError {
+	if !strings.HasSuffix(unit, ".service") {
+		return nil
+	}
+	typ, err := c.sd.GetUnitTypePropertyContext(ctx, unit, "Service", "Type")
+	if err != nil {
+		return nil
+	}
+	if t, _ := typ.Value.Value().(string); t != "simple" && t != "idle" {
+		return nil
+	}
+	deadline := time.Now().Add(SettleTimeout)
+	for {
+		st, err := c.State(ctx, unit)
+		if err != nil {
+			return nil
+		}
+		switch {
+		case st.ActiveState == "failed" || st.SubState == "auto-restart" || st.ActiveState == "inactive":
+			return &JobError{Unit: unit, Op: op, Result: ResultFailed}
+		case st.MainPID != 0 && executed(st.MainPID):
+			return nil
+		case time.Now().After(deadline) || ctx.Err() != nil:
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// executed reports whether process pid has executed its own binary: until
+// then, a process systemd forked for a service is named "(NAME)".
+func executed(pid uint32) bool {
+	comm, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/comm")
+	if err != nil {
+		return false
+	}
+	return !bytes.HasPrefix(comm, []byte("("))
 }
 
 // waitJob waits for a job's result on results until waitCtx is done. It

@@ -69,7 +69,7 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", unit, err)
+		return changes, err
 	}
 	if h.Offline {
 		return changes, nil
@@ -92,10 +92,7 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 			return h.Systemd.Restart(ctx, unit)
 		})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", unit, err)
-	}
-	return changes, nil
+	return changes, err
 }
 
 // states returns the state of units, from this run's cache when no step
