@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"provision/dbusctl"
@@ -20,6 +19,7 @@ const (
 	exitOK      = 0 // success; for plan, whether or not changes are pending
 	exitFailed  = 1 // a step failed, or the host could not be reached
 	exitInvalid = 2 // bad usage or an invalid spec; nothing was changed
+	exitDrift   = 3 // verify: the host differs from the spec
 )
 
 const usage = `Usage: provision COMMAND [flags]
@@ -29,6 +29,7 @@ Converge this host to a YAML spec (default ` + spec.DefaultPath + `).
 Commands:
   apply     make the host match the spec; print what changed
   plan      print what apply would change, with diffs; change nothing
+  verify    exit 0 if the host matches the spec, 3 and the drift if not
   validate  check the spec alone; touch nothing on the host
   render    print the unit and sudoers files the spec generates
   version   print the version
@@ -36,7 +37,7 @@ Commands:
 Run "provision COMMAND -h" for a command's flags.
 
 Exit codes: 0 success, 1 a step failed (or systemd was unreachable),
-2 usage error or invalid spec (nothing changed).
+2 usage error or invalid spec (nothing changed), 3 verify found drift.
 `
 
 // run is provision's whole command line: main only wires the process to it.
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "provision %s\n", version)
 		return exitOK
-	case "apply", "plan", "validate", "render":
+	case "apply", "plan", "verify", "validate", "render":
 	default:
 		fmt.Fprintf(stderr, "provision: unknown command %q\n\n%s", cmd, usage)
 		return exitInvalid
@@ -62,10 +63,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("provision "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", spec.DefaultPath, "spec `file`; - reads standard input")
-	var root string
+	var root, output string
 	var jobTimeout time.Duration
-	if cmd == "apply" || cmd == "plan" {
-		fs.StringVar(&root, "root", "", "converge the tree at `dir` (an image, a chroot) instead of the running system; no D-Bus, nothing is started")
+	converges := cmd == "apply" || cmd == "plan" || cmd == "verify"
+	if converges {
+		fs.StringVar(&root, "root", "", "work on the tree at `dir` (an image, a chroot) instead of the running system; no D-Bus, nothing is started")
+		fs.StringVar(&output, "output", "text", "output `format`: text or json")
+	}
+	if cmd == "apply" {
 		fs.DurationVar(&jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")
 	}
 	fs.Usage = func() {
@@ -82,10 +87,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "provision %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitInvalid
 	}
+	if output != "" && output != "text" && output != "json" {
+		fmt.Fprintf(stderr, "provision %s: -output must be text or json, not %q\n", cmd, output)
+		return exitInvalid
+	}
 
 	sp, err := loadSpec(*file, stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
+		if output == "json" {
+			writeJSON(stdout, specErrorsJSON(cmd, err))
+		} else {
+			fmt.Fprintf(stderr, "%v\n", err)
+		}
 		return exitInvalid
 	}
 	switch cmd {
@@ -95,16 +108,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "render":
 		return render(sp, stdout)
 	}
-	mode := steps.ModeApply
-	if cmd == "plan" {
-		mode = steps.ModeCheck
-	}
-	return converge(ctx, sp, mode, root, jobTimeout, stdout, stderr)
+	return converge(ctx, sp, cmd, root, jobTimeout, newReporter(output, cmd, stdout), stderr)
 }
 
 var commandHelp = map[string]string{
 	"apply":    "Make the host match the spec. Every step checks what differs and changes only\nthat; a second run changes nothing.",
 	"plan":     "Print what apply would change, with unified diffs of files. Changes nothing.",
+	"verify":   "Check the host against the spec and change nothing: exit 0 when it matches,\n3 with the list of drift when it does not. For cron and monitoring.",
 	"validate": "Check the spec: every error is printed as FILE:LINE:COL: field: message.",
 	"render":   "Print the unit files and sudoers drop-ins the spec generates.",
 }
@@ -150,10 +160,12 @@ func render(sp *spec.Spec, stdout io.Writer) int {
 	return exitOK
 }
 
-func converge(ctx context.Context, sp *spec.Spec, mode steps.Mode, root string, jobTimeout time.Duration, stdout, stderr io.Writer) int {
-	verb := "apply"
-	if mode == steps.ModeCheck {
-		verb = "plan"
+// converge runs the spec's steps: cmd "apply" changes the host, "plan"
+// and "verify" only check it.
+func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout time.Duration, out reporter, stderr io.Writer) int {
+	mode := steps.ModeApply
+	if cmd != "apply" {
+		mode = steps.ModeCheck
 	}
 	var h *steps.Host
 	if root != "" {
@@ -162,70 +174,30 @@ func converge(ctx context.Context, sp *spec.Spec, mode steps.Mode, root string, 
 		h.Systemd = steps.Offline{Host: h}
 	} else {
 		if os.Geteuid() != 0 {
-			fmt.Fprintf(stderr, "provision %s: must run as root (or use --root DIR on a tree you own)\n", verb)
+			fmt.Fprintf(stderr, "provision %s: must run as root (or use --root DIR on a tree you own)\n", cmd)
 			return exitFailed
 		}
 		conn, err := dbusctl.Connect(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "provision %s: %v\n", verb, err)
+			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
 			return exitFailed
 		}
 		defer conn.Close()
-		conn.JobTimeout = jobTimeout
+		if jobTimeout > 0 {
+			conn.JobTimeout = jobTimeout
+		}
 		h = steps.NewHost("/", conn)
 	}
 	start := time.Now()
-	out := &textReport{w: stdout, plan: mode == steps.ModeCheck}
 	results, _ := steps.Run(ctx, h, steps.Build(sp), mode, out.step)
-	out.recap(results, time.Since(start))
-	if steps.Counts(results)[steps.StatusFailed] > 0 {
-		return exitFailed
-	}
-	return exitOK
-}
-
-// textReport prints one line per step, its changes indented below it.
-type textReport struct {
-	w    io.Writer
-	plan bool
-}
-
-func (t *textReport) label(s steps.Status) string {
-	if t.plan && s == steps.StatusChanged {
-		return "change"
-	}
-	return string(s)
-}
-
-func (t *textReport) step(r steps.Result) {
-	line := fmt.Sprintf("%-8s %s", t.label(r.Status), r.ID)
-	if r.Err != nil {
-		line += ": " + indentRest(r.Err.Error(), "         ")
-	}
-	fmt.Fprintln(t.w, line)
-	for _, c := range r.Changes {
-		fmt.Fprintf(t.w, "         %s\n", c.Summary)
-		if c.Diff != "" {
-			fmt.Fprintf(t.w, "%s\n", indent(c.Diff, "           "))
-		}
-	}
-}
-
-func (t *textReport) recap(results []steps.Result, d time.Duration) {
 	n := steps.Counts(results)
-	if t.plan {
-		fmt.Fprintf(t.w, "plan: %d to change, %d ok, %d failed, %d skipped\n",
-			n[steps.StatusChanged], n[steps.StatusOK], n[steps.StatusFailed], n[steps.StatusSkipped])
-		return
+	exit := exitOK
+	switch {
+	case n[steps.StatusFailed] > 0:
+		exit = exitFailed
+	case cmd == "verify" && n[steps.StatusChanged] > 0:
+		exit = exitDrift
 	}
-	fmt.Fprintf(t.w, "apply: %d ok, %d changed, %d failed, %d skipped in %s\n",
-		n[steps.StatusOK], n[steps.StatusChanged], n[steps.StatusFailed], n[steps.StatusSkipped], d.Round(time.Millisecond))
-}
-
-func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
-}
-
-func indentRest(s, prefix string) string {
-	return strings.ReplaceAll(s, "\n", "\n"+prefix)
+	out.recap(results, time.Since(start), exit)
+	return exit
 }

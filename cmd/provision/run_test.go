@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,10 @@ func TestApplyRootTree(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "data")); !os.IsNotExist(err) {
 		t.Fatalf("plan created /data: %v", err)
 	}
+	code, out, errOut = runCmd(t, "", "verify", "-f", example, "--root", root)
+	if code != exitDrift || !strings.Contains(out, "drift    user deploy\n") || !strings.Contains(out, "verify: 10 drifted, 1 ok") {
+		t.Fatalf("verify before apply = %d, want %d\n%s%s", code, exitDrift, out, errOut)
+	}
 	code, out, errOut = runCmd(t, "", "apply", "-f", example, "--root", root)
 	if code != exitOK || !strings.Contains(out, "10 changed, 0 failed") {
 		t.Fatalf("apply = %d\n%s%s", code, out, errOut)
@@ -119,11 +124,58 @@ func TestApplyRootTree(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "apply: 11 ok, 0 changed") {
 		t.Fatalf("second apply = %d\n%s%s", code, out, errOut)
 	}
+	if code, out, _ := runCmd(t, "", "verify", "-f", example, "--root", root); code != exitOK || !strings.Contains(out, "verify: 0 drifted, 11 ok") {
+		t.Errorf("verify after apply = %d\n%s", code, out)
+	}
+	os.Chmod(filepath.Join(root, "data/apps/outmuscleme/shared/.env"), 0o644)
+	if code, out, _ := runCmd(t, "", "verify", "-f", example, "--root", root); code != exitDrift || !strings.Contains(out, "mode 0644 -> 0600") {
+		t.Errorf("verify after chmod = %d, want %d\n%s", code, exitDrift, out)
+	}
 	if dest, err := os.Readlink(filepath.Join(root, "etc/systemd/system/multi-user.target.wants/sidekiq.service")); err != nil || dest != "/etc/systemd/system/sidekiq.service" {
 		t.Errorf("sidekiq not enabled in the tree: %q %v", dest, err)
 	}
 	fi, err := os.Stat(filepath.Join(root, "etc/sudoers.d/sidekiq-users"))
 	if err != nil || fi.Mode().Perm() != 0o440 {
 		t.Errorf("sudoers drop-in: %v %v", fi, err)
+	}
+}
+
+// --output json: a plan's document decodes into the documented shape, and
+// an invalid spec's errors come out positioned.
+func TestJSONOutput(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	code, out, errOut := runCmd(t, "", "plan", "-f", example, "--root", root, "--output", "json")
+	if code != exitOK {
+		t.Fatalf("plan = %d\n%s", code, errOut)
+	}
+	var doc jsonRun
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("plan output is not JSON: %v\n%s", err, out)
+	}
+	if doc.Command != "plan" || doc.ExitCode != exitOK || len(doc.Steps) != 11 || doc.Summary.WouldChange+doc.Summary.OK != 11 || doc.Summary.Changed != 0 {
+		t.Errorf("plan document: %+v", doc)
+	}
+	first := doc.Steps[0]
+	if first.ID != "group deploy" || first.Status != "would_change" || len(first.Changes) != 1 || first.Changes[0].Summary != "create group" {
+		t.Errorf("first step: %+v", first)
+	}
+	for _, s := range doc.Steps {
+		if s.ID == "unit /etc/systemd/system/sidekiq.service" && !strings.Contains(s.Changes[0].Diff, "+ExecStart=") {
+			t.Errorf("unit step carries no diff: %+v", s)
+		}
+	}
+
+	code, out, _ = runCmd(t, "users: [{name: Bad}]\n", "apply", "-f", "-", "--output", "json")
+	var errs jsonSpecErrors
+	if err := json.Unmarshal([]byte(out), &errs); err != nil || code != exitInvalid {
+		t.Fatalf("invalid spec = %d, %v\n%s", code, err, out)
+	}
+	if len(errs.Errors) != 1 || errs.Errors[0].Line != 1 || errs.Errors[0].Path != "users[0].name" || errs.ExitCode != exitInvalid {
+		t.Errorf("spec errors: %+v", errs)
+	}
+
+	if code, _, errOut := runCmd(t, "", "plan", "-f", example, "--output", "yaml"); code != exitInvalid || !strings.Contains(errOut, "text or json") {
+		t.Errorf("--output yaml = %d %q", code, errOut)
 	}
 }
