@@ -149,3 +149,40 @@ func TestAtomicWriteLeavesNoTemporaryFile(t *testing.T) {
 		t.Errorf("sudoers.d holds %v after a rejected write, want nothing", entries)
 	}
 }
+
+// After installing a drop-in, each of its commands is put to sudo for a
+// member of the rule's group; a refusal fails the step, the file stays.
+func TestSudoersSelfCheck(t *testing.T) {
+	h, _, shadow := testHostShadow(t)
+	sp := &spec.Spec{
+		Users:    []spec.User{{Name: "deploy", Group: "deploy", Home: "/home/deploy", Shell: "/bin/bash"}},
+		Services: []spec.Service{sidekiq()},
+	}
+	var steps []Step
+	for _, s := range Build(sp) {
+		if !strings.HasPrefix(s.ID(), "service") && !strings.HasPrefix(s.ID(), "unit") && s.ID() != "daemon-reload" {
+			steps = append(steps, s)
+		}
+	}
+	shadow.sudoDenies = []string{"/bin/systemctl kill -s TSTP sidekiq"}
+	res, err := Run(context.Background(), h, steps, ModeApply, nil)
+	if err == nil || !strings.Contains(err.Error(), `deploy may not run "/bin/systemctl kill -s TSTP sidekiq"`) {
+		t.Fatalf("apply = %v, want the TSTP rule reported as refused", err)
+	}
+	var asked []string
+	for _, c := range shadow.calls {
+		if strings.HasPrefix(c, SudoCmd+" ") {
+			asked = append(asked, c)
+		}
+	}
+	want := []string{"sudo -n -l -U deploy /bin/systemctl restart sidekiq", "sudo -n -l -U deploy /bin/systemctl kill -s TSTP sidekiq"}
+	if strings.Join(asked, "\n") != strings.Join(want, "\n") {
+		t.Errorf("asked sudo:\n%s\nwant:\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
+	}
+	if last := res[len(res)-1]; last.Status != StatusFailed || len(last.Changes) != 1 {
+		t.Errorf("sudoers step: %+v", last)
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, "etc/sudoers.d/sidekiq-users")); err != nil {
+		t.Errorf("the drop-in visudo accepted was removed: %v", err)
+	}
+}

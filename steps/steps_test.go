@@ -22,6 +22,13 @@ import (
 // runs visudo for real when it is installed.
 func testHost(t *testing.T) (*Host, *fakeSystemd) {
 	t.Helper()
+	h, sd, _ := testHostShadow(t)
+	return h, sd
+}
+
+// testHostShadow is testHost that also returns the fake helper commands.
+func testHostShadow(t *testing.T) (*Host, *fakeSystemd, *fakeShadow) {
+	t.Helper()
 	root := t.TempDir()
 	for _, d := range []string{"etc/sudoers.d", "etc/systemd/system", "home"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -33,9 +40,11 @@ func testHost(t *testing.T) (*Host, *fakeSystemd) {
 	writeTestFile(t, root, "etc/group", fmt.Sprintf("root:x:%d:\n", gid))
 	sd := &fakeSystemd{states: map[string]dbusctl.UnitState{}}
 	h := &Host{Root: root, Systemd: sd, Run: &RunState{}}
-	h.Exec = (&fakeShadow{t: t, root: root, uid: uid, gid: gid}).exec
-	return h, sd
+	shadow := &fakeShadow{t: t, root: root, uid: uid, gid: gid}
+	h.Exec = shadow.exec
+	return h, sd, shadow
 }
+
 
 func writeTestFile(t *testing.T, root, name, content string) {
 	t.Helper()
@@ -51,6 +60,8 @@ type fakeShadow struct {
 	root     string
 	uid, gid int
 	calls    []string
+	// sudoDenies lists commands the fake sudo -l refuses.
+	sudoDenies []string
 }
 
 func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -63,6 +74,12 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 			return nil, nil // the whole host configuration is not this test's
 		}
 		return ExecCommand(ctx, "/usr/sbin/visudo", args...)
+	}
+	if name == SudoCmd {
+		if slices.Contains(f.sudoDenies, strings.Join(args[4:], " ")) {
+			return nil, fmt.Errorf("sudo: exit status 1")
+		}
+		return nil, nil
 	}
 	opts, target := parseShadowArgs(args)
 	switch name {

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"provision/spec"
@@ -11,6 +12,10 @@ import (
 // sudoersMode is the mode sudo expects of its configuration files.
 const sudoersMode = 0o440
 
+// SudoCmd is the sudo binary WriteSudoers asks whether its rules allow
+// what they say.
+var SudoCmd = "sudo"
+
 // WriteSudoers installs a drop-in under /etc/sudoers.d, root:root 0440. The
 // new content is checked with "visudo -cf" in a temporary file that sudo
 // ignores before it replaces the drop-in; on a running system the whole
@@ -18,6 +23,13 @@ const sudoersMode = 0o440
 // drop-in conflicts with something else) the previous file is put back, or
 // the new one removed, and the step fails with visudo's message. sudo is
 // never left with a configuration that visudo rejects.
+//
+// A drop-in that visudo accepts may still allow nothing: /etc/sudoers may
+// not include sudoers.d, or a later rule may deny the command. So once
+// installed, every command of every rule is put to sudo itself
+// ("sudo -l -U USER [-u RUNAS] COMMAND"), for the rule's user or, for a
+// %group, for one of the group's members on the host; the step fails when
+// sudo would refuse one.
 type WriteSudoers struct {
 	deps
 	Sudoers spec.Sudoers
@@ -72,7 +84,7 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 	}
 	out, err := h.run(ctx, VisudoCmd, "-c", "-q")
 	if err == nil {
-		return changes, nil
+		return changes, s.checkAllowed(ctx, h)
 	}
 	msg := visudoMessage(out, err)
 	if prev.exists {
@@ -91,4 +103,92 @@ func visudoMessage(out []byte, err error) string {
 		return strings.ReplaceAll(msg, "\n", "; ")
 	}
 	return err.Error()
+}
+
+// checkAllowed asks sudo whether each rule's commands are allowed to the
+// rule's user, or to a member of its group. Rules of a group that has no
+// member yet cannot be asked about and are passed over.
+func (s *WriteSudoers) checkAllowed(ctx context.Context, h *Host) error {
+	var denied []string
+	for _, r := range s.Sudoers.Rules {
+		user, err := h.someMember(r.Who)
+		if err != nil {
+			return err
+		}
+		if user == "" {
+			continue
+		}
+		for _, cmd := range r.Commands {
+			args := []string{"-n", "-l", "-U", user}
+			if r.RunAs != "" {
+				args = append(args, "-u", r.RunAs)
+			}
+			args = append(args, sudoersWords(cmd)...)
+			if _, err := h.run(ctx, SudoCmd, args...); err != nil {
+				denied = append(denied, fmt.Sprintf("%s may not run %q", user, cmd))
+			}
+		}
+	}
+	if len(denied) > 0 {
+		return fmt.Errorf("%s: installed, but sudo does not allow what it says: %s (is sudoers.d included by /etc/sudoers, and does no later rule deny it?)",
+			s.Sudoers.Path(), strings.Join(denied, "; "))
+	}
+	return nil
+}
+
+// someMember returns who itself for a user name, and the first member (by
+// name) of the group for a %group: a user whose primary group it is or who
+// is listed in it. It returns "" when there is no such user on the host.
+func (h *Host) someMember(who string) (string, error) {
+	accts, err := h.accounts()
+	if err != nil {
+		return "", err
+	}
+	name, isGroup := strings.CutPrefix(who, "%")
+	if !isGroup {
+		if _, ok := accts[name]; ok {
+			return name, nil
+		}
+		return "", nil
+	}
+	grps, err := h.groups()
+	if err != nil {
+		return "", err
+	}
+	g, ok := grps[name]
+	if !ok {
+		return "", nil
+	}
+	var members []string
+	for _, a := range accts {
+		if a.gid == g.gid {
+			members = append(members, a.name)
+		}
+	}
+	for _, m := range g.members {
+		if _, ok := accts[m]; ok {
+			members = append(members, m)
+		}
+	}
+	if len(members) == 0 {
+		return "", nil
+	}
+	return slices.Min(members), nil
+}
+
+// sudoersWords splits a sudoers command into the words sudo compares,
+// undoing the backslash escapes of sudoers' special characters.
+func sudoersWords(cmd string) []string {
+	words := strings.Fields(cmd)
+	for i, w := range words {
+		var b strings.Builder
+		for j := 0; j < len(w); j++ {
+			if w[j] == '\\' && j+1 < len(w) {
+				j++
+			}
+			b.WriteByte(w[j])
+		}
+		words[i] = b.String()
+	}
+	return words
 }
