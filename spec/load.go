@@ -27,11 +27,18 @@ const (
 // Load parses a YAML spec, fills in defaults (see SetDefaults) and
 // validates it. filename only names the spec in errors.
 //
+// The spec is one YAML document holding a mapping. Aliases are followed,
+// up to MaxAliasExpansion values more than the document holds; merge keys
+// (<<), unknown keys, duplicate keys, values of the wrong type, more than
+// one document, and inputs or values over MaxSize or MaxValueSize are
+// errors.
+//
 // When the spec has problems, Load returns a nil *Spec and a
-// *multierror.Error that lists every problem found, each an *Error with its
-// position and logical path, sorted by position; its Error method prints one
-// per line. Unknown keys, wrong types, duplicate keys, several documents,
-// merge keys and aliases that expand too far are all errors.
+// *multierror.Error that lists every problem found (up to MaxErrors), each
+// an *Error with its position and logical path, sorted by position; its
+// Error method prints one per line:
+//
+//	provision.yaml:14:7: services[0].restart: must be one of no, on-success, ...
 func Load(filename string, data []byte) (*Spec, error) {
 	if len(data) > MaxSize {
 		return nil, collect([]*Error{{File: filename, Msg: fmt.Sprintf("spec is %d bytes, more than the limit of %d", len(data), MaxSize)}})
