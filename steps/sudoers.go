@@ -57,7 +57,7 @@ func (s *WriteSudoers) Check(ctx context.Context, h *Host) ([]Change, error) {
 func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 	t := s.target()
 	t.validate = func(ctx context.Context, tmp string) error {
-		if out, err := h.run(ctx, VisudoCmd, "-c", "-q", "-f", tmp); err != nil {
+		if out, err := h.run(ctx, VisudoCmd, "-c", "-f", tmp); err != nil {
 			return fmt.Errorf("%s: rejected by visudo, not installed: %s", t.path, visudoMessage(out, err))
 		}
 		return nil
@@ -82,7 +82,7 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 	if h.Offline {
 		return changes, nil
 	}
-	out, err := h.run(ctx, VisudoCmd, "-c", "-q")
+	out, err := h.run(ctx, VisudoCmd, "-c")
 	if err == nil {
 		return changes, s.checkAllowed(ctx, h)
 	}
@@ -98,11 +98,19 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 	return nil, fmt.Errorf("%s: sudo configuration rejected by visudo with this file, previous state restored: %s", t.path, msg)
 }
 
+// visudoMessage keeps what visudo says is wrong, without the "parsed OK"
+// lines of the files it accepted.
 func visudoMessage(out []byte, err error) string {
-	if msg := strings.TrimSpace(string(out)); msg != "" {
-		return strings.ReplaceAll(msg, "\n", "; ")
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasSuffix(l, "parsed OK") {
+			lines = append(lines, l)
+		}
 	}
-	return err.Error()
+	if len(lines) == 0 {
+		return err.Error()
+	}
+	return strings.Join(lines, "; ")
 }
 
 // checkAllowed asks sudo whether each rule's commands are allowed to the
