@@ -45,7 +45,6 @@ func testHostShadow(t *testing.T) (*Host, *fakeSystemd, *fakeShadow) {
 	return h, sd, shadow
 }
 
-
 func writeTestFile(t *testing.T, root, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
