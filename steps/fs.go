@@ -172,17 +172,24 @@ func (h *Host) readFile(path string, limit int64) ([]byte, bool, error) {
 // the rename, and the directory is fsynced after it. If check is not nil it
 // is called with the temporary file's path on the host before the rename,
 // and an error from it leaves the target untouched.
+//
+// A run killed half-way leaves its temporary file behind; the next write
+// of the same path removes such leftovers first (see removeLeftovers).
 func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int, check func(tmp string) error) error {
 	dirfd, base, err := h.openParent(path)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dirfd)
-	tmp := "." + base + ".provision-" + randomSuffix()
+	if err := removeLeftovers(dirfd, base); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := tempPrefix(base) + randomSuffix()
 	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return &os.PathError{Op: "create", Path: filepath.Join(filepath.Dir(path), tmp), Err: err}
 	}
+	crashPoint("write", path, "temporary file created")
 	f := os.NewFile(uintptr(fd), tmp)
 	installed := false
 	defer func() {
@@ -197,6 +204,7 @@ func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, 
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	crashPoint("write", path, "temporary file written and synced")
 	if check != nil {
 		if err := check(h.hostPath(filepath.Join(filepath.Dir(path), tmp))); err != nil {
 			return err
@@ -206,9 +214,11 @@ func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, 
 		return &os.PathError{Op: "rename", Path: path, Err: err}
 	}
 	installed = true
+	crashPoint("write", path, "renamed into place")
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
+	crashPoint("write", path, "directory synced")
 	return nil
 }
 
@@ -226,10 +236,61 @@ func writeAndSync(f *os.File, data []byte, perm os.FileMode, uid, gid int) error
 	return f.Sync()
 }
 
+// tempPrefix starts the name of writeFileAtomic's temporary files for the
+// file named base; randomSuffix ends it.
+func tempPrefix(base string) string { return "." + base + ".provision-" }
+
 func randomSuffix() string {
-	var b [6]byte
+	var b [tempRandomBytes]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+const tempRandomBytes = 6
+
+// isLeftover reports whether name is one of writeFileAtomic's temporary
+// file names for base: the prefix and exactly the random hex suffix.
+func isLeftover(name, base string) bool {
+	suffix, ok := strings.CutPrefix(name, tempPrefix(base))
+	if !ok || len(suffix) != 2*tempRandomBytes {
+		return false
+	}
+	for _, r := range suffix {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// removeLeftovers removes, from the directory dirfd, the temporary files a
+// killed run left beside base. Only regular files whose name is exactly a
+// temporary name for base are removed; unlinkat removes a name and never
+// follows a link, and anything else is left alone.
+func removeLeftovers(dirfd int, base string) error {
+	dfd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	d := os.NewFile(uintptr(dfd), ".")
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("list directory: %w", err)
+	}
+	for _, name := range names {
+		if !isLeftover(name, base) {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		if err := unix.Unlinkat(dirfd, name, 0); err != nil && err != unix.ENOENT {
+			return fmt.Errorf("remove leftover temporary file %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // mkdir creates directory path with the given owner and mode. Its parent
@@ -243,6 +304,7 @@ func (h *Host) mkdir(path string, perm os.FileMode, uid, gid int) error {
 	if err := unix.Mkdirat(dirfd, base, 0o700); err != nil {
 		return &os.PathError{Op: "mkdir", Path: path, Err: err}
 	}
+	crashPoint("mkdir", path, "created")
 	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
@@ -258,22 +320,42 @@ func (h *Host) mkdir(path string, perm os.FileMode, uid, gid int) error {
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
+	crashPoint("mkdir", path, "owner and mode set")
 	return nil
 }
 
 // chownChmod sets the owner and mode of an existing file or directory
-// through a descriptor opened without following links.
+// through a descriptor opened without following links. It refuses a file
+// with more than one hard link: the same inode has another name, maybe
+// one the spec does not manage, such as /etc/shadow linked by the owner of
+// the directory where fs.protected_hardlinks is off.
 func (h *Host) chownChmod(path string, perm os.FileMode, uid, gid int) error {
 	f, err := h.openNoFollow(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
+		return fmt.Errorf("%s: %w (%d names)", path, ErrHardLink, st.Nlink)
+	}
 	if err := f.Chown(uid, gid); err != nil {
 		return err
 	}
-	return f.Chmod(perm)
+	crashPoint("chown", path, "owner set")
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	crashPoint("chmod", path, "mode set")
+	return nil
 }
+
+// ErrHardLink is returned when the owner or mode of a file with several
+// hard links would be changed: it would change every other name too.
+var ErrHardLink = errors.New("has more than one hard link; refusing to change its owner or mode")
 
 // remove deletes a file without following links.
 func (h *Host) remove(path string) error {
@@ -285,5 +367,9 @@ func (h *Host) remove(path string) error {
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
-	return unix.Fsync(dirfd)
+	crashPoint("remove", path, "removed")
+	if err := unix.Fsync(dirfd); err != nil {
+		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	}
+	return nil
 }

@@ -50,8 +50,14 @@ func (h *Host) hostPath(path string) string {
 	return filepath.Join(h.root(), path)
 }
 
-// run runs a helper command.
+// run runs a helper command. Crash points (see crash) sit before and
+// after it.
 func (h *Host) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	if crash.on {
+		cmd := strings.Join(append([]string{name}, args...), " ")
+		crashPoint("run", cmd, "about to start")
+		defer crashPoint("run", cmd, "exited")
+	}
 	return h.Exec(ctx, name, args...)
 }
 
