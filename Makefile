@@ -22,7 +22,7 @@ GOTESTFLAGS ?=
 
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: build test test-unit test-e2e deps lint bench demo clean
+.PHONY: build test test-unit test-e2e deps lint bench demo clean fuzz
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/provision ./cmd/provision
@@ -64,6 +64,18 @@ bench:
 demo: build
 	$(GO) build -o bin/demo ./internal/nspawn/demo
 	./bin/demo -bin bin/provision -spec examples/sidekiq/provision.yaml
+
+# Each Fuzz* target of each package in turn, FUZZTIME each (go test runs
+# one fuzz target at a time). New crashers land in the package's
+# testdata/fuzz and fail the target.
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
