@@ -64,11 +64,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(stderr)
 	file := fs.String("f", spec.DefaultPath, "spec `file`; - reads standard input")
 	var root, output string
-	var jobTimeout time.Duration
+	var jobTimeout, lockTimeout time.Duration
 	converges := cmd == "apply" || cmd == "plan" || cmd == "verify"
 	if converges {
 		fs.StringVar(&root, "root", "", "work on the tree at `dir` (an image, a chroot) instead of the running system; no D-Bus, nothing is started")
 		fs.StringVar(&output, "output", "text", "output `format`: text or json")
+		fs.DurationVar(&lockTimeout, "lock-timeout", 60*time.Second, "how long to wait for another run on the same host to finish")
 	}
 	if cmd == "apply" {
 		fs.DurationVar(&jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")
@@ -108,6 +109,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "render":
 		return render(sp, stdout)
 	}
+	release, err := lockHost(ctx, root, lockTimeout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
+		return exitFailed
+	}
+	defer release()
 	return converge(ctx, sp, cmd, root, jobTimeout, newReporter(output, cmd, stdout), stderr)
 }
 
