@@ -23,10 +23,14 @@ type Error struct {
 	// empty for problems with the document as a whole.
 	Path string
 	Msg  string
+	// Warning marks a questionable setting that does not make the spec
+	// invalid (see Spec.Warnings).
+	Warning bool
 }
 
-// Error renders the problem as "FILE:LINE:COL: PATH: MSG", leaving out the
-// parts that are unknown.
+// Error renders the problem as "FILE:LINE:COL: PATH: MSG", or
+// "FILE:LINE:COL: warning: PATH: MSG" for a warning, leaving out the parts
+// that are unknown.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
@@ -37,6 +41,9 @@ func (e *Error) Error() string {
 		}
 	}
 	b.WriteString(": ")
+	if e.Warning {
+		b.WriteString("warning: ")
+	}
 	if e.Path != "" {
 		b.WriteString(e.Path)
 		b.WriteString(": ")
@@ -58,15 +65,7 @@ func formatErrors(errs []error) string {
 // *multierror.Error whose Errors are *Error sorted by position, printed one
 // per line, or nil when there are none.
 func collect(errs []*Error) error {
-	slices.SortStableFunc(errs, func(a, b *Error) int {
-		return cmp.Or(
-			cmp.Compare(a.Line, b.Line),
-			cmp.Compare(a.Col, b.Col),
-			cmp.Compare(a.Path, b.Path),
-			cmp.Compare(a.Msg, b.Msg),
-		)
-	})
-	errs = slices.CompactFunc(errs, func(a, b *Error) bool { return *a == *b })
+	errs = sortErrors(errs)
 	if len(errs) > MaxErrors {
 		more := len(errs) - MaxErrors
 		errs = append(errs[:MaxErrors:MaxErrors], &Error{File: errs[0].File, Msg: fmt.Sprintf("too many errors (%d more)", more)})
@@ -79,4 +78,17 @@ func collect(errs []*Error) error {
 		merr.ErrorFormat = formatErrors
 	}
 	return merr.ErrorOrNil()
+}
+
+// sortErrors sorts problems by position and drops repeated ones.
+func sortErrors(errs []*Error) []*Error {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		return cmp.Or(
+			cmp.Compare(a.Line, b.Line),
+			cmp.Compare(a.Col, b.Col),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Msg, b.Msg),
+		)
+	})
+	return slices.CompactFunc(errs, func(a, b *Error) bool { return *a == *b })
 }

@@ -33,6 +33,8 @@ const (
 // one document, and inputs or values over MaxSize or MaxValueSize are
 // errors.
 //
+// A valid spec may still carry warnings (see Spec.Warnings).
+//
 // When the spec has problems, Load returns a nil *Spec and a
 // *multierror.Error that lists every problem found (up to MaxErrors), each
 // an *Error with its position and logical path, sorted by position; its
@@ -63,6 +65,13 @@ func Load(filename string, data []byte) (*Spec, error) {
 	if len(errs) > 0 {
 		return nil, collect(errs)
 	}
+	s.locate = func(pe pathError) *Error { return d.locate(root, pe) }
+	for _, pe := range lint(&s) {
+		w := s.locate(pe)
+		w.Warning = true
+		s.warnings = append(s.warnings, w)
+	}
+	s.warnings = sortErrors(s.warnings)
 	return &s, nil
 }
 

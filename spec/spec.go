@@ -1,5 +1,6 @@
 // Package spec is provision's configuration model: the YAML spec, its
-// validation and the files rendered from it. It never touches the host.
+// validation and the files rendered from it. It never changes the host;
+// MissingExecutables is the only part that reads it.
 //
 // Load parses and validates a spec and fills in defaults; a *Spec returned
 // by Load is valid. RenderUnit and RenderSudoers turn it into the exact bytes
@@ -42,6 +43,12 @@ type Spec struct {
 	Files       []File      `yaml:"files"`
 	Services    []Service   `yaml:"services"`
 	Sudoers     []Sudoers   `yaml:"sudoers"`
+
+	// warnings are the positioned warnings Load found.
+	warnings []*Error
+	// locate positions a logical path in the document Load read; nil for
+	// a Spec built in code.
+	locate func(pathError) *Error
 }
 
 // User is a local account. Group is its primary group, created if missing

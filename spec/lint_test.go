@@ -1,0 +1,380 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// warnings loads a spec that must be valid and returns its warnings, one
+// rendered line each.
+func warnings(t *testing.T, input string) []string {
+	t.Helper()
+	s, err := Load("t.yaml", []byte(input))
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	var lines []string
+	for _, w := range s.Warnings() {
+		if !w.Warning {
+			t.Errorf("warning %q does not have Warning set", w)
+		}
+		lines = append(lines, w.Error())
+	}
+	return lines
+}
+
+// sidekiqNotify is the tail of a Sidekiq service that draws no warning.
+const sidekiqNotify = `    exec_start: /usr/bin/sidekiq -e production
+    type: notify
+    options: [{section: Service, name: WatchdogSec, value: "10"}]
+`
+
+func TestLintWarnings(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  []string // each a prefix of a warning line, in order
+	}{
+		// --- After=syslog.target ---
+		{
+			// The reference unit's After=: the element is pointed at.
+			name: "syslog.target in after",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    after: [network.target, syslog.target]
+`,
+			want: []string{"t.yaml:4:29: warning: services[0].after[1]: syslog.target is obsolete: syslog is socket-activated (syslog.socket), so After=syslog.target does nothing; remove it"},
+		},
+		{
+			// Wants= on it is as pointless.
+			name: "syslog.target in wants",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    wants:
+      - syslog.target
+`,
+			want: []string{"t.yaml:5:9: warning: services[0].wants[0]: syslog.target is obsolete: syslog is socket-activated (syslog.socket), so Wants=syslog.target does nothing"},
+		},
+		{
+			// An extra [Unit] option with several units in its value.
+			name: "syslog.target in an option",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    options:
+      - {section: Unit, name: After, value: "redis.service syslog.target"}
+`,
+			want: []string{"t.yaml:5:45: warning: services[0].options[0].value: syslog.target is obsolete"},
+		},
+		{
+			// A verbatim unit is read through systemd's syntax; the warning
+			// points at the unit text.
+			name: "syslog.target in a verbatim unit",
+			input: `services:
+  - name: web
+    unit: |
+      [Unit]
+      After=network.target syslog.target
+      [Service]
+      ExecStart=/usr/bin/web
+`,
+			want: []string{"t.yaml:3:11: warning: services[0].unit: syslog.target is obsolete"},
+		},
+		{
+			// syslog.service, or syslog.target in [Install], is no concern.
+			name: "other syslog units",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    after: [syslog.service]
+    wanted_by: [multi-user.target]
+`,
+		},
+
+		// --- a Sidekiq service without Type=notify ---
+		{
+			// No type: the warning is at the service, with the path of the
+			// field to add.
+			name: "sidekiq without type",
+			input: `services:
+  - name: worker
+    exec_start: /usr/local/rbenv/bin/rbenv exec bundle exec sidekiq -e production
+`,
+			want: []string{"t.yaml:2:5: warning: services[0].type: Sidekiq runs with Type=simple (type is not set): systemctl restart returns before Sidekiq handles signals, so a TSTP (quiet) sent right after a restart can be lost; use type: notify with a WatchdogSec= option (Sidekiq 6 and later support sd_notify), so that a restart waits until Sidekiq is ready"},
+		},
+		{
+			// An explicit simple is pointed at.
+			name: "sidekiq with type simple",
+			input: `services:
+  - name: worker
+    exec_start: /usr/bin/sidekiq
+    type: simple
+`,
+			want: []string{"t.yaml:4:11: warning: services[0].type: Sidekiq runs with Type=simple: "},
+		},
+		{
+			// Type=exec only waits for the exec: Sidekiq has not set up its
+			// handlers then either.
+			name: "sidekiq with type exec",
+			input: `services:
+  - name: worker
+    exec_start: /usr/bin/bundle exec Sidekiq
+    type: exec
+`,
+			want: []string{"t.yaml:4:11: warning: services[0].type: Sidekiq runs with Type=exec: "},
+		},
+		{
+			// Type given as an extra option.
+			name: "sidekiq with type in an option",
+			input: `services:
+  - name: worker
+    exec_start: /usr/bin/sidekiq
+    options: [{section: Service, name: Type, value: simple}]
+`,
+			want: []string{"t.yaml:4:53: warning: services[0].options[0].value: Sidekiq runs with Type=simple: "},
+		},
+		{
+			// A verbatim unit without Type=.
+			name: "sidekiq in a verbatim unit",
+			input: `services:
+  - name: worker
+    unit: |
+      [Service]
+      ExecStart=/usr/bin/sidekiq -e production
+`,
+			want: []string{"t.yaml:3:11: warning: services[0].unit: Sidekiq runs with Type=simple (the unit sets no Type=): "},
+		},
+		{
+			// Type=notify, whether or not the watchdog is set, is right.
+			name:  "sidekiq with type notify",
+			input: "services:\n  - name: worker\n" + sidekiqNotify,
+		},
+		{
+			// Verbatim with Type=notify.
+			name: "sidekiq verbatim notify",
+			input: `services:
+  - name: worker
+    unit: |
+      [Service]
+      Type=notify
+      ExecStart=/usr/bin/sidekiq
+`,
+		},
+		{
+			// Other programs of Type=simple are none of this lint's
+			// business.
+			name: "not sidekiq",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/puma -e production
+`,
+		},
+
+		// --- EnvironmentFile= ---
+		{
+			// Not created by the spec and not optional.
+			name: "environment file not created",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    environment_file: /srv/web/.env
+`,
+			want: []string{`t.yaml:4:23: warning: services[0].environment_file: /srv/web/.env is not created by this spec, and systemd will not start the service while it is missing: list it under files (content may be left out), or write "-/srv/web/.env" if it may be missing`},
+		},
+		{
+			// The spec creates it (with no content): no warning.
+			name: "environment file created",
+			input: `files:
+  - {path: /srv/web/.env, mode: "0600"}
+services:
+  - name: web
+    exec_start: /usr/bin/web
+    environment_file: /srv/web/.env
+`,
+		},
+		{
+			// A "-" prefix allows it to be missing.
+			name: "environment file optional",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    environment_file: -/srv/web/.env
+`,
+		},
+		{
+			// As an extra option, and in a verbatim unit; a specifier is
+			// left alone.
+			name: "environment file in options and verbatim",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/web
+    options:
+      - {section: Service, name: EnvironmentFile, value: /etc/default/web}
+      - {section: Service, name: EnvironmentFile, value: "%h/.env"}
+  - name: api
+    unit: |
+      [Service]
+      EnvironmentFile=/etc/default/api
+      ExecStart=/usr/bin/api
+`,
+			want: []string{
+				"t.yaml:5:58: warning: services[0].options[0].value: /etc/default/web is not created by this spec",
+				"t.yaml:8:11: warning: services[1].unit: /etc/default/api is not created by this spec",
+			},
+		},
+
+		// --- together ---
+		{
+			// Every warning at once, sorted by position.
+			name: "several",
+			input: `services:
+  - name: sidekiq
+    after: [syslog.target]
+    environment_file: /srv/.env
+    exec_start: /usr/bin/sidekiq
+`,
+			want: []string{
+				"t.yaml:2:5: warning: services[0].type: Sidekiq runs with Type=simple",
+				"t.yaml:3:13: warning: services[0].after[0]: syslog.target is obsolete",
+				"t.yaml:4:23: warning: services[0].environment_file: /srv/.env is not created",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := warnings(t, tt.input)
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings:\n%s\nwant %d:\n%s", strings.Join(got, "\n"), len(tt.want), strings.Join(tt.want, "\n"))
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("warning %d:\n%s\nwant it to start with\n%s", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// The reference spec is the reference on purpose: it draws the two
+// warnings its unit deserves and no other.
+func TestLintExample(t *testing.T) {
+	for _, file := range []string{"../examples/sidekiq/provision.yaml", "testdata/sidekiq.yaml"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load("provision.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, w := range s.Warnings() {
+			paths = append(paths, w.Path)
+		}
+		if want := []string{"services[0].type", "services[0].after[0]"}; !slices.Equal(paths, want) {
+			t.Errorf("%s warns at %q, want %q", file, paths, want)
+		}
+	}
+}
+
+// Warnings never make a spec invalid, and a valid spec without them has
+// none.
+func TestLintValidSpecs(t *testing.T) {
+	for name := range validSpecs {
+		if name == "sidekiq" {
+			continue
+		}
+		s := loadValid(t, name)
+		for _, w := range s.Warnings() {
+			t.Errorf("%s: unexpected %v", name, w)
+		}
+	}
+	if w := (&Spec{}).Warnings(); len(w) != 0 {
+		t.Errorf("a Spec built in code has warnings %v", w)
+	}
+}
+
+func TestMissingExecutables(t *testing.T) {
+	root := t.TempDir()
+	mk := func(name string, mode os.FileMode) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(name, target string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("usr/bin/web", 0o755)
+	mk("usr/bin/notes", 0o644)
+	mk("opt/rbenv/libexec/rbenv", 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/local/rbenv/bin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "srv/dir"), 0o755)
+	// rbenv's own layout: an absolute link, resolved inside the tree (the
+	// host has no /opt/rbenv).
+	link("usr/local/rbenv/bin/rbenv", "/opt/rbenv/libexec/rbenv")
+	// usr-merge: /bin -> usr/bin, relative.
+	link("bin", "usr/bin")
+	link("usr/bin/loop", "loop")
+
+	input := `services:
+  - name: a
+    exec_start: /usr/local/rbenv/bin/rbenv exec bundle exec sidekiq
+  - name: b
+    exec_start: -/bin/web --port 80
+    options:
+      - {section: Service, name: ExecStartPre, value: /usr/bin/missing}
+      - {section: Service, name: ExecStop, value: "/srv/dir"}
+      - {section: Service, name: ExecReload, value: "/usr/bin/notes"}
+      - {section: Service, name: ExecStopPost, value: "/usr/bin/loop"}
+      - {section: Service, name: ExecStartPost, value: "web --again"}
+      - {section: Service, name: ExecCondition, value: "nothere"}
+      - {section: Service, name: ExecStopPost, value: "%h/bin/x"}
+      - {section: Service, name: ExecStopPost, value: "$BIN"}
+  - name: c
+    unit: |
+      [Service]
+      ExecStart=@/usr/sbin/gone argv0
+`
+	s, err := Load("t.yaml", []byte(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range MissingExecutables(s, root) {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		"t.yaml:7:55: warning: services[1].options[0].value: ExecStartPre= runs /usr/bin/missing, which does not exist under " + root + "; systemd cannot start b.service until it is there",
+		"t.yaml:8:51: warning: services[1].options[1].value: ExecStop= runs /srv/dir, which is a directory; systemd cannot start b.service until it is there",
+		"t.yaml:9:53: warning: services[1].options[2].value: ExecReload= runs /usr/bin/notes, which is not executable; systemd cannot start b.service until it is there",
+		"t.yaml:10:55: warning: services[1].options[3].value: ExecStopPost= runs /usr/bin/loop, which does not exist under " + root + "; systemd cannot start b.service until it is there",
+		"t.yaml:12:56: warning: services[1].options[5].value: ExecCondition= runs nothere, which is not in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin under " + root + "; systemd cannot start b.service until it is there",
+		"t.yaml:16:11: warning: services[2].unit: ExecStart= runs /usr/sbin/gone, which does not exist under " + root + "; systemd cannot start c.service until it is there",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("MissingExecutables:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// On the running system (root "/"), a program the host has.
+	s, err = Load("t.yaml", []byte("services:\n  - {name: a, exec_start: /bin/sh -c true}\n  - {name: b, exec_start: /nonexistent/x}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := MissingExecutables(s, "/")
+	if len(w) != 1 || w[0].Error() != "t.yaml:3:27: warning: services[1].exec_start: ExecStart= runs /nonexistent/x, which does not exist on this host; systemd cannot start b.service until it is there" {
+		t.Errorf("MissingExecutables on /: %v", w)
+	}
+}
