@@ -17,9 +17,9 @@ type reporter interface {
 	recap(results []steps.Result, d time.Duration, exit int)
 }
 
-func newReporter(format, cmd string, w io.Writer) reporter {
+func newReporter(format, cmd string, w io.Writer, warnings []*spec.Error) reporter {
 	if format == "json" {
-		return &jsonReport{w: w, doc: jsonRun{Command: cmd, Version: version, Steps: []jsonStep{}}}
+		return &jsonReport{w: w, doc: jsonRun{Command: cmd, Version: version, Warnings: warningsJSON(warnings), Steps: []jsonStep{}}}
 	}
 	return &textReport{w: w, cmd: cmd}
 }
@@ -83,14 +83,16 @@ func indentRest(s, prefix string) string {
 
 // jsonRun is the document --output json prints for apply, plan and
 // verify. Its shape is documented in the README; change it only by adding
-// fields.
+// fields. Warnings are the spec's (see spec.Spec.Warnings) and the programs
+// its services run that the host lacks; never null.
 type jsonRun struct {
-	Command    string      `json:"command"`
-	Version    string      `json:"version"`
-	Steps      []jsonStep  `json:"steps"`
-	Summary    jsonSummary `json:"summary"`
-	DurationMS float64     `json:"duration_ms"`
-	ExitCode   int         `json:"exit_code"`
+	Command    string          `json:"command"`
+	Version    string          `json:"version"`
+	Steps      []jsonStep      `json:"steps"`
+	Summary    jsonSummary     `json:"summary"`
+	DurationMS float64         `json:"duration_ms"`
+	ExitCode   int             `json:"exit_code"`
+	Warnings   []jsonSpecError `json:"warnings"`
 }
 
 // jsonStep is one step's result. Status is one of ok, changed (apply),

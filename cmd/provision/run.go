@@ -32,6 +32,7 @@ Commands:
   verify    exit 0 if the host matches the spec, 3 and the drift if not
   validate  check the spec alone; touch nothing on the host
   render    print the unit and sudoers files the spec generates
+  schema    print the JSON Schema of the spec, for editors
   version   print the version
 
 Run "provision COMMAND -h" for a command's flags.
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "provision %s\n", version)
 		return exitOK
+	case "schema":
+		return printSchema(args, stdout, stderr)
 	case "apply", "plan", "verify", "validate", "render":
 	default:
 		fmt.Fprintf(stderr, "provision: unknown command %q\n\n%s", cmd, usage)
@@ -102,6 +105,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitInvalid
 	}
+	warnings := specWarnings(sp, cmd, root)
+	if output != "json" {
+		printWarnings(stderr, warnings)
+	}
 	switch cmd {
 	case "validate":
 		fmt.Fprintf(stdout, "%s: valid\n", displayName(*file))
@@ -115,7 +122,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	defer release()
-	return converge(ctx, sp, cmd, root, jobTimeout, newReporter(output, cmd, stdout), stderr)
+	return converge(ctx, sp, cmd, root, jobTimeout, newReporter(output, cmd, stdout, warnings), stderr)
 }
 
 var commandHelp = map[string]string{

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+
+	"provision/spec"
+)
+
+// specWarnings returns the warnings cmd shows for a valid spec, sorted by
+// position: the spec's own (validate, plan, apply, verify), and, for the
+// commands that look at the host, the programs its services run that the
+// host (or the tree at root) lacks. render shows none: its output is the
+// files.
+func specWarnings(sp *spec.Spec, cmd, root string) []*spec.Error {
+	if cmd == "render" {
+		return nil
+	}
+	warnings := sp.Warnings()
+	if cmd == "plan" || cmd == "apply" || cmd == "verify" {
+		warnings = append(warnings, spec.MissingExecutables(sp, root)...)
+	}
+	slices.SortStableFunc(warnings, func(a, b *spec.Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	return warnings
+}
+
+// printWarnings prints one warning per line, as
+// FILE:LINE:COL: warning: PATH: MESSAGE.
+func printWarnings(w io.Writer, warnings []*spec.Error) {
+	for _, warning := range warnings {
+		fmt.Fprintln(w, warning)
+	}
+}
+
+// warningsJSON is the warnings array of a JSON document; never null.
+func warningsJSON(warnings []*spec.Error) []jsonSpecError {
+	out := []jsonSpecError{}
+	for _, e := range warnings {
+		out = append(out, jsonSpecError{File: e.File, Line: e.Line, Col: e.Col, Path: e.Path, Message: e.Msg})
+	}
+	return out
+}
