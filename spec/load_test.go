@@ -289,7 +289,10 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// A file may not fight a service over its unit file.
 			name: "file at unit path", input: svc + "files:\n  - path: /etc/systemd/system/web.service\n",
-			want: []string{"t.yaml:5:11: files[0].path: /etc/systemd/system/web.service is the unit of services[0]; manage it there"},
+			want: []string{
+				"t.yaml:5:11: files[0].path: /etc/systemd/system/web.service is not managed as a plain file or directory: units are written only through services:, which validates them",
+				"t.yaml:5:11: files[0].path: /etc/systemd/system/web.service is the unit of services[0]; manage it there",
+			},
 		},
 
 		// --- services ---
@@ -475,6 +478,36 @@ func TestLoadErrors(t *testing.T) {
 			// ALL grants everything.
 			name: "command ALL", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [ALL]}]\n",
 			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: ALL would allow every command as root; list the commands"},
+		},
+		{
+			// systemctl edit opens an editor as root: a root shell.
+			name: "systemctl edit", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/systemctl edit web]}]\n",
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: systemctl edit is not allowed in a sudoers rule; allow one of start, stop, restart, try-restart, reload, reload-or-restart, try-reload-or-restart, kill, status, show, cat, is-active, is-enabled, is-failed"},
+		},
+		{
+			// A plain file in sudoers.d would bypass visudo and every rule check.
+			name: "file in sudoers.d", input: "files:\n  - path: /etc/sudoers.d/x\n    content: \"deploy ALL=(ALL) NOPASSWD: ALL\\n\"\n",
+			want: []string{"t.yaml:2:11: files[0].path: /etc/sudoers.d/x is not managed as a plain file or directory: sudo's configuration is written only as sudoers: drop-ins or a service's sudo:, which visudo checks"},
+		},
+		{
+			// Nor /etc/sudoers itself.
+			name: "file /etc/sudoers", input: "files:\n  - path: /etc/sudoers\n",
+			want: []string{"t.yaml:2:11: files[0].path: /etc/sudoers is not managed as a plain file or directory: sudo's configuration is written only as sudoers: drop-ins or a service's sudo:, which visudo checks"},
+		},
+		{
+			// A unit written as a plain file would bypass unit validation.
+			name: "file in unit dir", input: "files:\n  - path: /etc/systemd/system/x.service\n",
+			want: []string{"t.yaml:2:11: files[0].path: /etc/systemd/system/x.service is not managed as a plain file or directory: units are written only through services:, which validates them"},
+		},
+		{
+			// The account databases belong to shadow-utils.
+			name: "file /etc/shadow", input: "files:\n  - path: /etc/shadow\n    mode: \"0644\"\n",
+			want: []string{"t.yaml:2:11: files[0].path: /etc/shadow is not managed as a plain file or directory: accounts are managed only through users:"},
+		},
+		{
+			// Nor a directory that holds protected files.
+			name: "directory /etc/sudoers.d", input: "directories:\n  - path: /etc/sudoers.d\n    mode: \"0777\"\n",
+			want: []string{"t.yaml:2:11: directories[0].path: /etc/sudoers.d is not managed as a plain file or directory: sudo's configuration is written only as sudoers: drop-ins or a service's sudo:, which visudo checks"},
 		},
 		{
 			// A command is an absolute path.

@@ -189,8 +189,12 @@ func (v *validator) user(p string, u User) {
 
 // managedPath checks the path, owner and group of a directory or file.
 func (v *validator) managedPath(p, value, owner, group string) {
-	if v.required(p+".path", value) && v.absPath(p+".path", value) && value == "/" {
-		v.errorf(p+".path", "must not be /")
+	if v.required(p+".path", value) && v.absPath(p+".path", value) {
+		if value == "/" {
+			v.errorf(p+".path", "must not be /")
+		} else if msg := protectedPath(value); msg != "" {
+			v.errorf(p+".path", "%s", msg)
+		}
 	}
 	v.name(p+".owner", owner, "user name")
 	v.name(p+".group", group, "group name")
@@ -533,6 +537,57 @@ func checkCommand(cmd string) string {
 		return strings.HasPrefix(base, prefix)
 	}) {
 		return fmt.Sprintf("runs %s, which gives a root shell; allow a specific program instead", base)
+	}
+	if base == "systemctl" {
+		return checkSystemctl(words[1:])
+	}
+	return ""
+}
+
+// protectedPaths are written only through the parts of the spec that
+// check what goes into them: a plain file there would bypass visudo, unit
+// validation or shadow-utils.
+var protectedPaths = []struct{ path, use string }{
+	{"/etc/sudoers", "sudo's configuration is written only as sudoers: drop-ins or a service's sudo:, which visudo checks"},
+	{SudoersDir, "sudo's configuration is written only as sudoers: drop-ins or a service's sudo:, which visudo checks"},
+	{UnitDir, "units are written only through services:, which validates them"},
+	{"/etc/passwd", "accounts are managed only through users:"},
+	{"/etc/shadow", "accounts are managed only through users:"},
+	{"/etc/group", "accounts are managed only through users:"},
+	{"/etc/gshadow", "accounts are managed only through users:"},
+}
+
+// protectedPath says why value may not be a plain file or directory, or
+// returns "".
+func protectedPath(value string) string {
+	for _, pp := range protectedPaths {
+		if value == pp.path || strings.HasPrefix(value, pp.path+"/") || strings.HasPrefix(pp.path, value+"/") && value != "/etc" {
+			return fmt.Sprintf("%s is not managed as a plain file or directory: %s", value, pp.use)
+		}
+	}
+	return ""
+}
+
+// systemctlVerbs are the systemctl commands a sudoers rule may allow: they
+// act on the named units only and open no editor or shell (status, show
+// and cat page through a pager that systemd runs in secure mode under
+// sudo). edit, daemon-reload, set-property and the like are refused.
+var systemctlVerbs = []string{
+	"start", "stop", "restart", "try-restart", "reload", "reload-or-restart", "try-reload-or-restart",
+	"kill", "status", "show", "cat", "is-active", "is-enabled", "is-failed",
+}
+
+// checkSystemctl returns what is wrong with the arguments of a systemctl
+// command, or "".
+func checkSystemctl(args []string) string {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !slices.Contains(systemctlVerbs, a) {
+			return fmt.Sprintf("systemctl %s is not allowed in a sudoers rule; allow one of %s", a, strings.Join(systemctlVerbs, ", "))
+		}
+		return ""
 	}
 	return ""
 }
