@@ -180,10 +180,24 @@ func (c *Conn) TryRestart(ctx context.Context, unit string) error {
 // StartNoWait queues a job to start unit and returns as soon as systemd has
 // accepted it, without waiting for the result. It is for starts that must
 // not block, e.g. from a unit that runs during boot while the unit being
-// started is ordered after it.
+// started is ordered after it. Until systemd runs the job, the unit's
+// UnitState.Job is "start".
 func (c *Conn) StartNoWait(ctx context.Context, unit string) error {
-	if _, err := c.sd.StartUnitContext(ctx, unit, string(modeReplace), nil); err != nil {
-		return fmt.Errorf("%s %s: %w", OpStart, unit, busError(err))
+	return c.queueJob(ctx, OpStart, unit, c.sd.StartUnitContext)
+}
+
+// RestartNoWait queues a job to restart unit (or start it when it is not
+// running) and returns as soon as systemd has accepted it, like
+// StartNoWait. A restart job, like a start job, waits for the jobs of the
+// units the unit is ordered after.
+func (c *Conn) RestartNoWait(ctx context.Context, unit string) error {
+	return c.queueJob(ctx, OpRestart, unit, c.sd.RestartUnitContext)
+}
+
+// queueJob queues a job with enqueue and does not wait for its result.
+func (c *Conn) queueJob(ctx context.Context, op Op, unit string, enqueue enqueueFunc) error {
+	if _, err := enqueue(ctx, unit, string(modeReplace), nil); err != nil {
+		return fmt.Errorf("%s %s: %w", op, unit, busError(err))
 	}
 	return nil
 }

@@ -21,6 +21,13 @@ func (s UnitState) Active() bool {
 	return s.ActiveState == "active" || s.ActiveState == "activating" || s.ActiveState == "reloading"
 }
 
+// StartQueued reports whether a job that will start the unit is queued
+// for it: a start or restart job not yet run, e.g. one queued by
+// StartNoWait that waits for the units the unit is ordered after.
+func (s UnitState) StartQueued() bool {
+	return s.Job == string(OpStart) || s.Job == string(OpRestart)
+}
+
 // Enabled reports whether the unit file is enabled.
 func (s UnitState) Enabled() bool {
 	return s.UnitFileState == "enabled" || s.UnitFileState == "enabled-runtime"
