@@ -34,6 +34,17 @@ func (o Offline) Reload(ctx context.Context) error { return nil }
 // Start fails with ErrOffline.
 func (o Offline) Start(ctx context.Context, unit string) error { return ErrOffline }
 
+// StartNoWait fails with ErrOffline.
+func (o Offline) StartNoWait(ctx context.Context, unit string) error { return ErrOffline }
+
+// RestartNoWait fails with ErrOffline.
+func (o Offline) RestartNoWait(ctx context.Context, unit string) error { return ErrOffline }
+
+// SystemState reports dbusctl.SystemOffline: no manager runs the tree.
+func (o Offline) SystemState(ctx context.Context) (dbusctl.SystemState, error) {
+	return dbusctl.SystemOffline, nil
+}
+
 // Stop fails with ErrOffline.
 func (o Offline) Stop(ctx context.Context, unit string) error { return ErrOffline }
 

@@ -12,8 +12,10 @@ import (
 // EnsureService enables or disables a service's unit and brings it to the
 // spec's state: started, stopped, or left alone. A running service whose
 // unit changed in this run is restarted, once; an unchanged one never is.
-// Start, stop and restart wait for systemd's job result. On a tree that is
-// not running (--root) only enablement is converged.
+// Start, stop and restart wait for systemd's job result, except that while
+// the system is booting starts and restarts are queued and not waited for
+// (see Host.booting); a unit whose start job is queued counts as started.
+// On a tree that is not running (--root) only enablement is converged.
 type EnsureService struct {
 	deps
 	Service spec.Service
@@ -77,22 +79,45 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 
 	changed := h.Run.Changed(s.UnitStep) && !h.Run.fresh[unit]
 	switch {
-	case s.Service.State == spec.StateStarted && !st.Active():
-		err = do(fmt.Sprintf("start (%s -> active)", orNone(st.ActiveState)), func() error {
-			h.Run.markFresh(unit)
-			return h.Systemd.Start(ctx, unit)
-		})
-	case s.Service.State == spec.StateStopped && st.Active():
-		err = do(fmt.Sprintf("stop (%s -> inactive)", st.ActiveState), func() error {
+	case s.Service.State == spec.StateStarted && !st.Active() && !st.StartQueued():
+		detail := fmt.Sprintf("(%s -> active)", orNone(st.ActiveState))
+		err = s.startOrRestart(ctx, h, "start", detail, h.Systemd.Start, h.Systemd.StartNoWait, do)
+	case s.Service.State == spec.StateStopped && (st.Active() || st.StartQueued()):
+		from := st.ActiveState
+		if st.StartQueued() {
+			from += ", " + st.Job + " queued"
+		}
+		err = do(fmt.Sprintf("stop (%s -> inactive)", from), func() error {
 			return h.Systemd.Stop(ctx, unit)
 		})
 	case s.Service.State != spec.StateStopped && st.Active() && changed:
-		err = do("restart (unit changed)", func() error {
-			h.Run.markFresh(unit)
-			return h.Systemd.Restart(ctx, unit)
-		})
+		err = s.startOrRestart(ctx, h, "restart", "(unit changed)", h.Systemd.Restart, h.Systemd.RestartNoWait, do)
 	}
 	return changes, err
+}
+
+// jobFunc starts or restarts a unit.
+type jobFunc func(ctx context.Context, unit string) error
+
+// startOrRestart records "VERB DETAIL" and, when applying, starts or
+// restarts the service's unit with wait; while the system is booting (see
+// Host.booting) it queues the job with queue instead and says so. The
+// check after apply accepts the queued job: a unit whose start job is
+// queued counts as started.
+func (s *EnsureService) startOrRestart(ctx context.Context, h *Host, verb, detail string, wait, queue jobFunc, do func(string, func() error) error) error {
+	booting, err := h.booting(ctx)
+	if err != nil {
+		return err
+	}
+	summary, run := verb+" "+detail, wait
+	if booting {
+		summary, run = verb+" queued, not waited for "+detail+": "+bootNote, queue
+	}
+	unit := s.Service.UnitName()
+	return do(summary, func() error {
+		h.Run.markFresh(unit)
+		return run(ctx, unit)
+	})
 }
 
 // states returns the state of units, from this run's cache when no step

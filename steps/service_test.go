@@ -37,9 +37,10 @@ func TestServiceApplyTwice(t *testing.T) {
 	h, sd := testHost(t)
 	applyTwice(t, h, Build(serviceSpec(sidekiq())))
 	// First run: states, reload, states again (the check after the
-	// reload), enable, start, states (the check after it). Second run: one
-	// batched states call and nothing else.
-	want := []string{"states", "reload", "states", "enable sidekiq.service", "start sidekiq.service", "states", "states"}
+	// reload), enable, the system state (booting or not), start, states
+	// (the check after it). Second run: one batched states call and
+	// nothing else.
+	want := []string{"states", "reload", "states", "enable sidekiq.service", "system-state", "start sidekiq.service", "states", "states"}
 	if !slices.Equal(sd.calls, want) {
 		t.Errorf("systemd calls = %q, want %q", sd.calls, want)
 	}
@@ -124,7 +125,7 @@ func TestPlanChangesNothing(t *testing.T) {
 		t.Errorf("plan changed files")
 	}
 	for _, c := range sd.calls {
-		if c != "states" {
+		if c != "states" && c != "system-state" {
 			t.Errorf("plan called systemd %q", c)
 		}
 	}

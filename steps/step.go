@@ -38,9 +38,12 @@ type Systemd interface {
 	Enable(ctx context.Context, units ...string) (changed bool, err error)
 	Disable(ctx context.Context, units ...string) (changed bool, err error)
 	Start(ctx context.Context, unit string) error
+	StartNoWait(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
+	RestartNoWait(ctx context.Context, unit string) error
 	States(ctx context.Context, units ...string) ([]dbusctl.UnitState, error)
+	SystemState(ctx context.Context) (dbusctl.SystemState, error)
 }
 
 // Host is the machine (or directory tree) being converged.
@@ -67,6 +70,10 @@ type RunState struct {
 	reloaded bool
 	// states caches unit states until a step changes systemd.
 	states map[string]dbusctl.UnitState
+	// accounts and groups cache /etc/passwd and /etc/group until a helper
+	// command runs.
+	accounts map[string]account
+	groups   map[string]group
 }
 
 func (r *RunState) markFresh(unit string) {

@@ -169,6 +169,8 @@ type fakeSystemd struct {
 	calls  []string
 	// startErr, when set, is returned by Start.
 	startErr error
+	// system is what SystemState reports; "" means running.
+	system dbusctl.SystemState
 }
 
 func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
@@ -220,19 +222,46 @@ func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
 	if f.startErr != nil {
 		return f.startErr
 	}
-	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "active", "running", s.MainPID+100 })
+	f.set(unit, func(s *dbusctl.UnitState) {
+		s.ActiveState, s.SubState, s.MainPID, s.Job = "active", "running", s.MainPID+100, ""
+	})
 	return nil
+}
+
+// StartNoWait queues a start job that stays queued, as one ordered after
+// a boot job that is still running does.
+func (f *fakeSystemd) StartNoWait(ctx context.Context, unit string) error {
+	f.record("start-no-wait " + unit)
+	f.set(unit, func(s *dbusctl.UnitState) { s.Job = "start" })
+	return nil
+}
+
+// RestartNoWait queues a restart job that stays queued, like StartNoWait.
+func (f *fakeSystemd) RestartNoWait(ctx context.Context, unit string) error {
+	f.record("restart-no-wait " + unit)
+	f.set(unit, func(s *dbusctl.UnitState) { s.Job = "restart" })
+	return nil
+}
+
+func (f *fakeSystemd) SystemState(ctx context.Context) (dbusctl.SystemState, error) {
+	f.record("system-state")
+	if f.system == "" {
+		return dbusctl.SystemRunning, nil
+	}
+	return f.system, nil
 }
 
 func (f *fakeSystemd) Stop(ctx context.Context, unit string) error {
 	f.record("stop " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "inactive", "dead", 0 })
+	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID, s.Job = "inactive", "dead", 0, "" })
 	return nil
 }
 
 func (f *fakeSystemd) Restart(ctx context.Context, unit string) error {
 	f.record("restart " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID = "active", "running", s.MainPID+1 })
+	f.set(unit, func(s *dbusctl.UnitState) {
+		s.ActiveState, s.SubState, s.MainPID, s.Job = "active", "running", s.MainPID+1, ""
+	})
 	return nil
 }
 
