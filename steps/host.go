@@ -58,6 +58,8 @@ func (h *Host) run(ctx context.Context, name string, args ...string) ([]byte, er
 		crashPoint("run", cmd, "about to start")
 		defer crashPoint("run", cmd, "exited")
 	}
+	// A helper may have changed the account databases: read them again.
+	h.Run.accounts, h.Run.groups = nil, nil
 	return h.Exec(ctx, name, args...)
 }
 
@@ -80,6 +82,9 @@ type group struct {
 // accounts reads the host's /etc/passwd. Only local accounts count:
 // provision creates them with useradd, which writes this file.
 func (h *Host) accounts() (map[string]account, error) {
+	if h.Run.accounts != nil {
+		return h.Run.accounts, nil
+	}
 	m := map[string]account{}
 	err := readColonFile(h.hostPath("/etc/passwd"), 7, func(f []string) {
 		uid, err1 := strconv.Atoi(f[2])
@@ -88,11 +93,17 @@ func (h *Host) accounts() (map[string]account, error) {
 			m[f[0]] = account{name: f[0], uid: uid, gid: gid, home: f[5], shell: f[6]}
 		}
 	})
+	if err == nil {
+		h.Run.accounts = m
+	}
 	return m, err
 }
 
 // groups reads the host's /etc/group.
 func (h *Host) groups() (map[string]group, error) {
+	if h.Run.groups != nil {
+		return h.Run.groups, nil
+	}
 	m := map[string]group{}
 	err := readColonFile(h.hostPath("/etc/group"), 4, func(f []string) {
 		gid, err := strconv.Atoi(f[2])
@@ -105,6 +116,9 @@ func (h *Host) groups() (map[string]group, error) {
 		}
 		m[f[0]] = group{name: f[0], gid: gid, members: members}
 	})
+	if err == nil {
+		h.Run.groups = m
+	}
 	return m, err
 }
 
