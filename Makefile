@@ -39,18 +39,19 @@ test-e2e: deps
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v $(GOTESTFLAGS) ./internal/nspawn/ ./test/e2e/...
 
 # systemd-nspawn (systemd-container) boots the test containers; sudo's
-# visudo is used inside them. Both must be on the host before a container's
-# overlay is mounted. Installed only when missing.
+# visudo is used inside them; cloud-init runs in the cloud-init test's
+# container (its units are masked in the others). All must be on the host
+# before a container's overlay is mounted. Installed only when missing.
 deps:
-	@if command -v systemd-nspawn >/dev/null && { command -v visudo || test -x /usr/sbin/visudo; } >/dev/null; then \
+	@if command -v systemd-nspawn >/dev/null && { command -v visudo || test -x /usr/sbin/visudo; } >/dev/null && test -x /usr/bin/cloud-init; then \
 		exit 0; \
 	fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
-		echo "deps: systemd-container and sudo are missing; install them as root: apt-get install systemd-container sudo" >&2; \
+		echo "deps: systemd-container, sudo or cloud-init is missing; install them as root: apt-get install systemd-container sudo cloud-init" >&2; \
 		exit 0; \
 	fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update && apt-get install -y systemd-container sudo
+	apt-get update && apt-get install -y systemd-container sudo cloud-init
 
 lint:
 	@unformatted=$$(gofmt -l .); \
