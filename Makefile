@@ -59,8 +59,34 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./internal/nspawn/ ./test/e2e/...
 
-bench:
+# bench: the Go benchmarks (check phase on a temporary root), then
+# bench/run: provision against bench/sidekiq.sh and ansible-playbook on
+# bench/sidekiq.yml, each in fresh real-systemd containers (root), with
+# verification after every run. BENCHFLAGS passes flags to bench/run, e.g.
+# BENCHFLAGS='-rounds 1 -analyze=false'; the tables also go to
+# bin/bench.md. About 4 minutes.
+BENCHFLAGS ?=
+bench: build bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	CGO_ENABLED=0 $(GO) build -o bin/bench ./bench/run
+	./bin/bench -bin bin/provision -markdown bin/bench.md $(BENCHFLAGS)
+
+# What bench/run needs on the host, installed only when missing and before
+# any container boots (containers are overlays of the host's /): Ansible,
+# GNU time, strace, besides the end-to-end tests' deps.
+.PHONY: bench-deps
+bench-deps: deps
+	@missing=; \
+	command -v ansible-playbook >/dev/null || missing="$$missing ansible-core"; \
+	test -x /usr/bin/time || missing="$$missing time"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "bench-deps: missing:$$missing; install them as root: apt-get install$$missing" >&2; \
+		exit 1; \
+	fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get install -y --no-install-recommends $$missing || { apt-get update && apt-get install -y --no-install-recommends $$missing; }
 
 demo: build
 	$(GO) build -o bin/demo ./internal/nspawn/demo
