@@ -155,6 +155,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, text bool) 
 		}
 	case reflect.Bool:
 		d.decodeBool(n, v, path)
+	case reflect.Int:
+		d.decodeInt(n, v, path)
 	default:
 		panic(fmt.Sprintf("spec: cannot decode into %s", v.Type()))
 	}
@@ -234,6 +236,25 @@ func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	d.errorf(n, path, "expected true or false, got %s", kindName(n))
+}
+
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!null":
+			v.SetInt(0)
+			return
+		case "!!int":
+			i, err := strconv.ParseInt(n.Value, 10, 32)
+			if err == nil {
+				v.SetInt(i)
+				return
+			}
+		}
+		d.errorf(n, path, "must be a whole number, got %q", n.Value)
+		return
+	}
+	d.errorf(n, path, "expected a whole number, got %s", kindName(n))
 }
 
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, path string) {

@@ -480,6 +480,16 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: ALL would allow every command as root; list the commands"},
 		},
 		{
+			// A hundred workers is the limit.
+			name: "instances too many", input: svc + "    instances: 101\n",
+			want: []string{"t.yaml:4:16: services[0].instances: must be between 1 and 100, or left out for a plain unit"},
+		},
+		{
+			// A count is a whole number.
+			name: "instances not a number", input: svc + "    instances: two\n",
+			want: []string{`t.yaml:4:16: services[0].instances: must be a whole number, got "two"`},
+		},
+		{
 			// systemctl edit opens an editor as root: a root shell.
 			name: "systemctl edit", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/systemctl edit web]}]\n",
 			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: systemctl edit is not allowed in a sudoers rule; allow one of start, stop, restart, try-restart, reload, reload-or-restart, try-reload-or-restart, kill, status, show, cat, is-active, is-enabled, is-failed"},

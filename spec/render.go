@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -190,8 +191,17 @@ func (s Service) sudoers() Sudoers {
 		name = s.Name + DefaultSudoFileSuffix
 	}
 	rule := SudoersRule{Who: who, NoPasswd: true}
+	names := []string{s.Name}
+	if s.Instances > 0 {
+		names = names[:0]
+		for i := 1; i <= s.Instances; i++ {
+			names = append(names, s.Name+"@"+strconv.Itoa(i))
+		}
+	}
 	for _, verb := range s.Sudo.Allow {
-		rule.Commands = append(rule.Commands, Systemctl+" "+sudoCommands[verb]+" "+s.Name)
+		for _, name := range names {
+			rule.Commands = append(rule.Commands, Systemctl+" "+sudoCommands[verb]+" "+name)
+		}
 	}
 	return Sudoers{Name: name, Rules: []SudoersRule{rule}}
 }

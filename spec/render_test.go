@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,5 +278,34 @@ Foo=bar
 				t.Errorf("RenderUnit:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// A template service runs NAME@1 to NAME@N, and its sudo shorthand allows
+// each verb on each instance, verb by verb.
+func TestInstances(t *testing.T) {
+	sp, err := Load("t.yaml", []byte(`services:
+  - name: worker
+    exec_start: /usr/bin/worker --id %i
+    instances: 2
+    sudo: {group: deploy, allow: [restart, quiet]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := sp.Services[0]
+	if svc.UnitName() != "worker@.service" || svc.UnitPath() != "/etc/systemd/system/worker@.service" {
+		t.Errorf("unit %s at %s", svc.UnitName(), svc.UnitPath())
+	}
+	if got := svc.Units(); !slices.Equal(got, []string{"worker@1.service", "worker@2.service"}) {
+		t.Errorf("Units() = %q", got)
+	}
+	want := ManagedHeader +
+		"%deploy ALL= NOPASSWD: /bin/systemctl restart worker@1\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl restart worker@2\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl kill -s TSTP worker@1\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl kill -s TSTP worker@2\n"
+	if got := string(RenderSudoers(sp.SudoersFiles()[0])); got != want {
+		t.Errorf("sudoers:\n%s\nwant:\n%s", got, want)
 	}
 }

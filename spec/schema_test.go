@@ -105,6 +105,8 @@ func TestSchemaUnitKeys(t *testing.T) {
 			f.SetMapIndex(reflect.ValueOf("X"), reflect.ValueOf("x"))
 		case reflect.Pointer:
 			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Int:
+			f.SetInt(1)
 		default:
 			t.Fatalf("set %s: unexpected kind %s", key, f.Kind())
 		}

@@ -121,6 +121,12 @@ type Service struct {
 	Options          []UnitOption      `yaml:"options"`
 	Unit             string            `yaml:"unit" spec:"text"`
 
+	// Instances, when set, makes the unit a template, NAME@.service, of
+	// which the instances NAME@1.service to NAME@N.service are enabled and
+	// run: several workers from one unit (%i in the unit is the instance
+	// number). Changing it enables and starts, or stops and disables, the
+	// difference. 0 (the default) writes a plain NAME.service.
+	Instances int `yaml:"instances"`
 	// Enabled is whether the unit is enabled at boot (default true). Load
 	// always leaves it non-nil.
 	Enabled *bool `yaml:"enabled"`
@@ -130,8 +136,33 @@ type Service struct {
 	Sudo *ServiceSudo `yaml:"sudo"`
 }
 
-// UnitName is the service's systemd unit name, such as "sidekiq.service".
-func (s Service) UnitName() string { return s.Name + ".service" }
+// UnitName is the name of the service's unit file, such as
+// "sidekiq.service", or "sidekiq@.service" for a template (Instances > 0).
+func (s Service) UnitName() string {
+	if s.Instances > 0 {
+		return s.Name + "@.service"
+	}
+	return s.Name + ".service"
+}
+
+// Units are the units the service runs: UnitName, or for a template the
+// instances "sidekiq@1.service" to "sidekiq@N.service".
+func (s Service) Units() []string {
+	if s.Instances == 0 {
+		return []string{s.UnitName()}
+	}
+	units := make([]string, s.Instances)
+	for i := range units {
+		units[i] = s.Instance(i + 1)
+	}
+	return units
+}
+
+// Instance names instance i of a template service, such as
+// "sidekiq@2.service".
+func (s Service) Instance(i int) string {
+	return s.Name + "@" + strconv.Itoa(i) + ".service"
+}
 
 // UnitPath is where the service's unit file is written, such as
 // "/etc/systemd/system/sidekiq.service".

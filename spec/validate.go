@@ -57,6 +57,9 @@ const (
 	spanUnit   = `(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)`
 )
 
+// MaxInstances is the most instances a template service may run.
+const MaxInstances = 100
+
 const (
 	maxNameLen        = 32
 	maxUnitNameLen    = 255
@@ -275,6 +278,9 @@ func (v *validator) service(p string, s Service) {
 	}
 	if s.State != StateUnmanaged && !slices.Contains(states, s.State) {
 		v.errorf(p+".state", "must be started or stopped, or left out to leave the service as it is")
+	}
+	if s.Instances < 0 || s.Instances > MaxInstances {
+		v.errorf(p+".instances", "must be between 1 and %d, or left out for a plain unit", MaxInstances)
 	}
 	if s.Sudo != nil {
 		// A default file name made from a bad service name would only

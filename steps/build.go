@@ -66,7 +66,9 @@ func Build(sp *spec.Spec) []Step {
 	for _, svc := range sp.Services {
 		unit := &WriteUnit{Service: svc}
 		out = append(out, unit)
-		reload.Units[svc.UnitName()] = unit.ID()
+		for _, u := range svc.Units() {
+			reload.Units[u] = unit.ID()
+		}
 		s := &EnsureService{Service: svc, UnitStep: unit.ID()}
 		s.needs = []string{unit.ID(), reload.ID()}
 		s.needs = append(s.needs, lookup(userStep, svc.User)...)

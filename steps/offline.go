@@ -141,7 +141,7 @@ func (o Offline) installLinks(unit string) ([]string, string, error) {
 	var unitPath string
 	var err error
 	for _, dir := range unitDirs {
-		unitPath = path.Join(dir, unit)
+		unitPath = path.Join(dir, templateOf(unit))
 		data, _, err = o.Host.readFile(unitPath, maxDiffSize)
 		if err == nil || !errors.Is(err, os.ErrNotExist) {
 			break
@@ -197,4 +197,15 @@ func (h *Host) mkdirAll(dir string) error {
 		}
 	}
 	return h.mkdir(dir, 0o755, 0, 0)
+}
+
+// templateOf returns the template an instance is made from
+// ("worker@1.service" -> "worker@.service"), and any other unit name as it is.
+func templateOf(unit string) string {
+	at := strings.IndexByte(unit, '@')
+	dot := strings.LastIndexByte(unit, '.')
+	if at < 0 || dot < at {
+		return unit
+	}
+	return unit[:at+1] + unit[dot:]
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
 
 	"provision/dbusctl"
 	"provision/spec"
@@ -37,15 +41,44 @@ func (s *EnsureService) Apply(ctx context.Context, h *Host) ([]Change, error) {
 }
 
 func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Change, error) {
-	unit := s.Service.UnitName()
-	states, err := h.states(ctx, unit)
+	units := s.Service.Units()
+	stale, err := s.staleInstances(h)
 	if err != nil {
 		return nil, err
 	}
-	st := states[0]
+	states, err := h.states(ctx, append(slices.Clone(units), stale...)...)
+	if err != nil {
+		return nil, err
+	}
 	var changes []Change
+	for i, unit := range units {
+		c, err := s.convergeUnit(ctx, h, unit, states[i], apply)
+		changes = append(changes, c...)
+		if err != nil {
+			return changes, err
+		}
+	}
+	for i, unit := range stale {
+		c, err := s.removeInstance(ctx, h, unit, states[len(units)+i], apply)
+		changes = append(changes, c...)
+		if err != nil {
+			return changes, err
+		}
+	}
+	return changes, nil
+}
+
+// convergeUnit enables or disables one unit of the service and brings it
+// to the spec's state. For a template service the changes name the
+// instance.
+func (s *EnsureService) convergeUnit(ctx context.Context, h *Host, unit string, st dbusctl.UnitState, apply bool) ([]Change, error) {
+	var changes []Change
+	prefix := ""
+	if s.Service.Instances > 0 {
+		prefix = unit + ": "
+	}
 	do := func(summary string, fn func() error) error {
-		changes = append(changes, Change{Summary: summary})
+		changes = append(changes, Change{Summary: prefix + summary})
 		if !apply {
 			return nil
 		}
@@ -53,7 +86,8 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 		return fn()
 	}
 
-	wantEnabled := s.Service.Enabled == nil || *s.Service.Enabled
+	var err error
+	wantEnabled := s.Service.IsEnabled()
 	switch {
 	case wantEnabled && !st.Enabled():
 		summary := "enable"
@@ -81,7 +115,7 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 	switch {
 	case s.Service.State == spec.StateStarted && !st.Active() && !st.StartQueued():
 		detail := fmt.Sprintf("(%s -> active)", orNone(st.ActiveState))
-		err = s.startOrRestart(ctx, h, "start", detail, h.Systemd.Start, h.Systemd.StartNoWait, do)
+		err = startOrRestart(ctx, h, unit, "start", detail, h.Systemd.Start, h.Systemd.StartNoWait, do)
 	case s.Service.State == spec.StateStopped && (st.Active() || st.StartQueued()):
 		from := st.ActiveState
 		if st.StartQueued() {
@@ -91,20 +125,87 @@ func (s *EnsureService) converge(ctx context.Context, h *Host, apply bool) ([]Ch
 			return h.Systemd.Stop(ctx, unit)
 		})
 	case s.Service.State != spec.StateStopped && st.Active() && changed:
-		err = s.startOrRestart(ctx, h, "restart", "(unit changed)", h.Systemd.Restart, h.Systemd.RestartNoWait, do)
+		err = startOrRestart(ctx, h, unit, "restart", "(unit changed)", h.Systemd.Restart, h.Systemd.RestartNoWait, do)
 	}
 	return changes, err
+}
+
+// removeInstance stops and disables an instance of a template service
+// beyond its instances count.
+func (s *EnsureService) removeInstance(ctx context.Context, h *Host, unit string, st dbusctl.UnitState, apply bool) ([]Change, error) {
+	var changes []Change
+	do := func(summary string, fn func() error) error {
+		changes = append(changes, Change{Summary: unit + ": " + summary})
+		if !apply {
+			return nil
+		}
+		defer h.Run.forgetStates()
+		return fn()
+	}
+	if !h.Offline && (st.Active() || st.StartQueued()) {
+		if err := do(fmt.Sprintf("stop (%s -> inactive, beyond instances: %d)", st.ActiveState, s.Service.Instances), func() error {
+			return h.Systemd.Stop(ctx, unit)
+		}); err != nil {
+			return changes, err
+		}
+	}
+	if st.Enabled() {
+		err := do(fmt.Sprintf("disable (beyond instances: %d)", s.Service.Instances), func() error {
+			_, err := h.Systemd.Disable(ctx, unit)
+			return err
+		})
+		return changes, err
+	}
+	return changes, nil
+}
+
+// staleInstances lists the instances of a template service that are
+// enabled but beyond its instances count: those an earlier run, with a
+// larger count, enabled. They are found by the links that enable them in
+// /etc/systemd/system/*.wants and *.requires.
+func (s *EnsureService) staleInstances(h *Host) ([]string, error) {
+	if s.Service.Instances == 0 {
+		return nil, nil
+	}
+	dirs, err := os.ReadDir(h.hostPath(spec.UnitDir))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list enabled instances: %w", err)
+	}
+	want := s.Service.Units()
+	var stale []string
+	for _, d := range dirs {
+		if !d.IsDir() || !strings.HasSuffix(d.Name(), ".wants") && !strings.HasSuffix(d.Name(), ".requires") {
+			continue
+		}
+		links, err := os.ReadDir(h.hostPath(path.Join(spec.UnitDir, d.Name())))
+		if err != nil {
+			return nil, fmt.Errorf("list enabled instances: %w", err)
+		}
+		for _, l := range links {
+			name := l.Name()
+			num, ok := strings.CutPrefix(strings.TrimSuffix(name, ".service"), s.Service.Name+"@")
+			if !ok || !strings.HasSuffix(name, ".service") || num == "" || slices.Contains(want, name) || slices.Contains(stale, name) {
+				continue
+			}
+			stale = append(stale, name)
+		}
+	}
+	slices.Sort(stale)
+	return stale, nil
 }
 
 // jobFunc starts or restarts a unit.
 type jobFunc func(ctx context.Context, unit string) error
 
 // startOrRestart records "VERB DETAIL" and, when applying, starts or
-// restarts the service's unit with wait; while the system is booting (see
+// restarts unit with wait; while the system is booting (see
 // Host.booting) it queues the job with queue instead and says so. The
 // check after apply accepts the queued job: a unit whose start job is
 // queued counts as started.
-func (s *EnsureService) startOrRestart(ctx context.Context, h *Host, verb, detail string, wait, queue jobFunc, do func(string, func() error) error) error {
+func startOrRestart(ctx context.Context, h *Host, unit, verb, detail string, wait, queue jobFunc, do func(string, func() error) error) error {
 	booting, err := h.booting(ctx)
 	if err != nil {
 		return err
@@ -113,7 +214,6 @@ func (s *EnsureService) startOrRestart(ctx context.Context, h *Host, verb, detai
 	if booting {
 		summary, run = verb+" queued, not waited for "+detail+": "+bootNote, queue
 	}
-	unit := s.Service.UnitName()
 	return do(summary, func() error {
 		h.Run.markFresh(unit)
 		return run(ctx, unit)

@@ -189,3 +189,51 @@ func TestOfflineEnable(t *testing.T) {
 		t.Errorf("wants link = %q, %v", dest, err)
 	}
 }
+
+// A template service's instances are enabled one by one, and lowering the
+// count disables the instances beyond it, found by their links.
+func TestOfflineInstances(t *testing.T) {
+	h, _ := testHost(t)
+	h.Offline = true
+	h.Systemd = Offline{Host: h}
+	svc := sidekiq()
+	svc.Instances = 3
+	applyTwice(t, h, Build(serviceSpec(svc)))
+	wants := filepath.Join(h.Root, "etc/systemd/system/multi-user.target.wants")
+	links := func() []string {
+		entries, _ := os.ReadDir(wants)
+		var names []string
+		for _, e := range entries {
+			dest, _ := os.Readlink(filepath.Join(wants, e.Name()))
+			names = append(names, e.Name()+" -> "+dest)
+		}
+		return names
+	}
+	want := []string{
+		"sidekiq@1.service -> /etc/systemd/system/sidekiq@.service",
+		"sidekiq@2.service -> /etc/systemd/system/sidekiq@.service",
+		"sidekiq@3.service -> /etc/systemd/system/sidekiq@.service",
+	}
+	if got := links(); !slices.Equal(got, want) {
+		t.Fatalf("links = %q, want %q", got, want)
+	}
+	svc.Instances = 1
+	h.Run = &RunState{}
+	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		if r.ID == "service sidekiq" {
+			got = summaries2(r.Changes)
+		}
+	}
+	wantChanges := []string{"sidekiq@2.service: disable (beyond instances: 1)", "sidekiq@3.service: disable (beyond instances: 1)"}
+	if !slices.Equal(got, wantChanges) {
+		t.Errorf("changes = %q, want %q", got, wantChanges)
+	}
+	if got := links(); !slices.Equal(got, want[:1]) {
+		t.Errorf("links = %q, want %q", got, want[:1])
+	}
+}
