@@ -30,32 +30,17 @@ type fileTarget struct {
 // convergeFile checks, and with apply fixes, one regular file. It returns
 // what differed.
 func (h *Host) convergeFile(ctx context.Context, t fileTarget, apply bool) ([]Change, error) {
-	n, err := h.lstat(t.path)
+	n, o, err := h.inspect(t.path, t.owner, t.group, 0, apply)
 	if err != nil {
 		return nil, err
 	}
-	if n.exists && n.mode&os.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%s: %w", t.path, ErrSymlink)
-	}
-	if n.exists && !n.mode.IsRegular() {
-		return nil, fmt.Errorf("%s: exists and is not a regular file (%s)", t.path, n.mode.Type())
-	}
-	uid, gid, known, err := h.owner(t.owner, t.group)
-	if err != nil {
-		return nil, err
-	}
-	if !known && apply {
-		return nil, fmt.Errorf("%s: owner %s:%s: no such user or group", t.path, t.owner, t.group)
-	}
-	want := t.owner + ":" + t.group
-
 	if !n.exists {
-		c := Change{Summary: fmt.Sprintf("create file, mode %s, owner %s", modeString(t.perm), want)}
+		c := Change{Summary: fmt.Sprintf("create file, mode %s, owner %s", modeString(t.perm), o.name)}
 		if len(t.content) > 0 {
 			c.Diff = h.contentDiff(t, nil, false)
 		}
 		if apply {
-			if err := h.writeFile(ctx, t, uid, gid); err != nil {
+			if err := h.writeFile(ctx, t, o.uid, o.gid); err != nil {
 				return nil, err
 			}
 		}
@@ -83,19 +68,14 @@ func (h *Host) convergeFile(ctx context.Context, t fileTarget, apply bool) ([]Ch
 			rewrite = true
 		}
 	}
-	if !sameMode(n.mode, t.perm) {
-		changes = append(changes, Change{Summary: fmt.Sprintf("mode %s -> %s", modeString(n.mode), modeString(t.perm))})
-	}
-	if !known || n.uid != uid || n.gid != gid {
-		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", h.ownerNames(n.uid, n.gid), want)})
-	}
+	changes = append(changes, h.attrChanges(n, t.perm, o)...)
 	if !apply || len(changes) == 0 {
 		return changes, nil
 	}
 	if rewrite {
-		err = h.writeFile(ctx, t, uid, gid)
+		err = h.writeFile(ctx, t, o.uid, o.gid)
 	} else {
-		err = h.chownChmod(t.path, t.perm, uid, gid)
+		err = h.chownChmod(t.path, t.perm, o.uid, o.gid)
 	}
 	if err != nil {
 		return nil, err
@@ -129,44 +109,73 @@ type dirTarget struct {
 // convergeDir checks, and with apply fixes, one directory. Its parent must
 // exist (list parents in the spec before their children).
 func (h *Host) convergeDir(t dirTarget, apply bool) ([]Change, error) {
-	n, err := h.lstat(t.path)
+	n, o, err := h.inspect(t.path, t.owner, t.group, os.ModeDir, apply)
 	if err != nil {
 		return nil, err
 	}
-	if n.exists && n.mode&os.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%s: %w", t.path, ErrSymlink)
-	}
-	if n.exists && !n.mode.IsDir() {
-		return nil, fmt.Errorf("%s: exists and is not a directory (%s)", t.path, n.mode.Type())
-	}
-	uid, gid, known, err := h.owner(t.owner, t.group)
-	if err != nil {
-		return nil, err
-	}
-	if !known && apply {
-		return nil, fmt.Errorf("%s: owner %s:%s: no such user or group", t.path, t.owner, t.group)
-	}
-	want := t.owner + ":" + t.group
 	if !n.exists {
-		c := Change{Summary: fmt.Sprintf("create directory, mode %s, owner %s", modeString(t.perm), want)}
+		c := Change{Summary: fmt.Sprintf("create directory, mode %s, owner %s", modeString(t.perm), o.name)}
 		if apply {
-			if err := h.mkdir(t.path, t.perm, uid, gid); err != nil {
+			if err := h.mkdir(t.path, t.perm, o.uid, o.gid); err != nil {
 				return nil, err
 			}
 		}
 		return []Change{c}, nil
 	}
-	var changes []Change
-	if !sameMode(n.mode, t.perm) {
-		changes = append(changes, Change{Summary: fmt.Sprintf("mode %s -> %s", modeString(n.mode), modeString(t.perm))})
-	}
-	if !known || n.uid != uid || n.gid != gid {
-		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", h.ownerNames(n.uid, n.gid), want)})
-	}
+	changes := h.attrChanges(n, t.perm, o)
 	if apply && len(changes) > 0 {
-		if err := h.chownChmod(t.path, t.perm, uid, gid); err != nil {
+		if err := h.chownChmod(t.path, t.perm, o.uid, o.gid); err != nil {
 			return nil, err
 		}
 	}
 	return changes, nil
+}
+
+// wantOwner is the owner a file or directory should have.
+type wantOwner struct {
+	name     string // "user:group"
+	uid, gid int
+	known    bool // both names exist on the host
+}
+
+// inspect reads what path is without following links and resolves the
+// wanted owner. It refuses a link, and anything not of type typ (0 for a
+// regular file, os.ModeDir for a directory); when applying, an owner that
+// does not exist is an error, while a check reports it as a change.
+func (h *Host) inspect(path, user, group string, typ os.FileMode, apply bool) (node, wantOwner, error) {
+	n, err := h.lstat(path)
+	if err != nil {
+		return n, wantOwner{}, err
+	}
+	if n.exists && n.mode&os.ModeSymlink != 0 {
+		return n, wantOwner{}, fmt.Errorf("%s: %w", path, ErrSymlink)
+	}
+	if n.exists && n.mode.Type() != typ {
+		what := "a regular file"
+		if typ == os.ModeDir {
+			what = "a directory"
+		}
+		return n, wantOwner{}, fmt.Errorf("%s: exists and is not %s (%s)", path, what, n.mode.Type())
+	}
+	o := wantOwner{name: user + ":" + group}
+	o.uid, o.gid, o.known, err = h.owner(user, group)
+	if err != nil {
+		return n, o, err
+	}
+	if !o.known && apply {
+		return n, o, fmt.Errorf("%s: owner %s: no such user or group", path, o.name)
+	}
+	return n, o, nil
+}
+
+// attrChanges lists how an existing node's mode and owner differ.
+func (h *Host) attrChanges(n node, perm os.FileMode, o wantOwner) []Change {
+	var changes []Change
+	if !sameMode(n.mode, perm) {
+		changes = append(changes, Change{Summary: fmt.Sprintf("mode %s -> %s", modeString(n.mode), modeString(perm))})
+	}
+	if !o.known || n.uid != o.uid || n.gid != o.gid {
+		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", h.ownerNames(n.uid, n.gid), o.name)})
+	}
+	return changes
 }
