@@ -373,3 +373,21 @@ func (h *Host) remove(path string) error {
 	}
 	return nil
 }
+
+// symlink creates the symbolic link path pointing to target, without
+// following links on the way to path.
+func (h *Host) symlink(target, path string) error {
+	dirfd, base, err := h.openParent(path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
+	if err := unix.Symlinkat(target, dirfd, base); err != nil {
+		return &os.PathError{Op: "symlink", Path: path, Err: err}
+	}
+	crashPoint("symlink", path, "created")
+	if err := unix.Fsync(dirfd); err != nil {
+		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	}
+	return nil
+}

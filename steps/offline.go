@@ -71,7 +71,7 @@ func (o Offline) Enable(ctx context.Context, units ...string) (bool, error) {
 			if err := o.Host.mkdirAll(path.Dir(l)); err != nil {
 				return changed, err
 			}
-			if err := os.Symlink(unitPath, o.Host.hostPath(l)); err != nil {
+			if err := o.Host.symlink(unitPath, l); err != nil {
 				return changed, fmt.Errorf("enable %s: %w", u, err)
 			}
 			changed = true
