@@ -116,6 +116,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "render":
 		return render(sp, stdout)
 	}
+	if root == "" && os.Geteuid() != 0 {
+		fmt.Fprintf(stderr, "provision %s: must run as root (or use --root DIR on a tree you own)\n", cmd)
+		return exitFailed
+	}
 	release, err := lockHost(ctx, root, lockTimeout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
@@ -187,10 +191,6 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout t
 		h.Offline = true
 		h.Systemd = steps.Offline{Host: h}
 	} else {
-		if os.Geteuid() != 0 {
-			fmt.Fprintf(stderr, "provision %s: must run as root (or use --root DIR on a tree you own)\n", cmd)
-			return exitFailed
-		}
 		conn, err := dbusctl.Connect(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
