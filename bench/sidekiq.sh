@@ -36,7 +36,7 @@ ensure_dir() {
 
 # fix_owner_mode PATH OWNER GROUP MODE KIND
 fix_owner_mode() {
-	if [ "$(stat -c '%U:%G %a' "$1")" != "$2:$3 $(echo "$4" | sed 's/^0*//')" ]; then
+	if [ "$(stat -c '%U:%G %a' "$1")" != "$2:$3 ${4#0}" ]; then
 		chown "$2:$3" "$1"
 		chmod "$4" "$1"
 		say "$5 $1 (owner, mode)"
@@ -50,9 +50,11 @@ fix_owner_mode() {
 # Sets content_changed=1 when it wrote the file.
 ensure_content() {
 	content_changed=0
-	# The trailing "x" keeps the content's final newline from $(...).
-	content=$(cat; echo x)
-	content=${content%x}
+	content=
+	while IFS= read -r line; do
+		content="$content$line
+"
+	done
 	if [ -f "$1" ] && [ ! -L "$1" ] && printf '%s' "$content" | cmp -s - "$1"; then
 		fix_owner_mode "$1" "$2" "$3" "$4" "file"
 		return
@@ -80,12 +82,15 @@ if ! entry=$(getent passwd deploy); then
 	useradd -g deploy -s /bin/bash -d /home/deploy -m deploy
 	say "user deploy"
 else
-	gid=$(getent group deploy | cut -d: -f3)
-	want="$gid:/home/deploy:/bin/bash"
-	have=$(echo "$entry" | cut -d: -f4,6,7)
-	if [ "$have" != "$want" ]; then
+	IFS=: read -r _ _ _ gid _ home shell <<-EOF
+	$entry
+	EOF
+	IFS=: read -r _ _ want_gid _ <<-EOF
+	$(getent group deploy)
+	EOF
+	if [ "$gid:$home:$shell" != "$want_gid:/home/deploy:/bin/bash" ]; then
 		usermod -g deploy -d /home/deploy -s /bin/bash deploy
-		say "user deploy ($have -> $want)"
+		say "user deploy (gid $gid, home $home, shell $shell)"
 	fi
 fi
 
