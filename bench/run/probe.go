@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type probeRun struct {
 type probeReport struct {
 	First probeRun
 	Noop  []probeRun
+	// NoopLoaded are no-op runs after daemon-reloads, with the units
+	// loaded by systemd.
+	NoopLoaded []probeRun
 	// Reload times daemon-reloads over the probe's D-Bus connection.
 	Reload []time.Duration
 	// AllocPerNoop is the heap allocated by one in-process no-op.
@@ -50,13 +54,14 @@ type probeReport struct {
 
 // probeMain is this program's mode inside a container: it converges the
 // host to a spec the way `provision apply` does, with the same packages,
-// timing each phase and each step, then repeats the no-op, times
-// daemon-reloads, and profiles the CPU over more no-op runs.
+// timing each phase and each step, then repeats the no-op, profiles the
+// CPU over more no-op runs, times daemon-reloads and repeats the no-op
+// once more.
 func probeMain(args []string) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	file := fs.String("f", ctrSpec, "spec `file`")
 	n := fs.Int("n", 30, "timed no-op runs")
-	profileRuns := fs.Int("profile-runs", 300, "no-op runs under the CPU profiler")
+	profileRuns := fs.Int("profile-runs", 150, "no-op runs under the CPU profiler")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the profiled runs to `file`")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -90,21 +95,6 @@ func probeMain(args []string) int {
 		rep.AllocPerNoop = (after.TotalAlloc - before.TotalAlloc) / uint64(*n)
 	}
 
-	conn, err := dbusctl.Connect(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "probe:", err)
-		return 1
-	}
-	for range 3 {
-		start := time.Now()
-		if err := conn.Reload(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "probe:", err)
-			return 1
-		}
-		rep.Reload = append(rep.Reload, time.Since(start))
-	}
-	conn.Close()
-
 	if *profile != "" && *profileRuns > 0 {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -125,6 +115,32 @@ func probeMain(args []string) int {
 		pprof.StopCPUProfile()
 		f.Close()
 		rep.Profile, rep.ProfileRuns, rep.ProfileSpent = *profile, *profileRuns, time.Since(start)
+	}
+	// A daemon-reload after the first converge makes systemd load the
+	// enabled unit as a dependency of its target and keep it loaded, as a
+	// boot does; the no-op runs after it show what that saves.
+	conn, err := dbusctl.Connect(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return 1
+	}
+	for range 3 {
+		start := time.Now()
+		if err := conn.Reload(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "probe:", err)
+			return 1
+		}
+		rep.Reload = append(rep.Reload, time.Since(start))
+	}
+	conn.Close()
+
+	for range *n / 3 {
+		r, err := probeOnce(ctx, *file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "probe: no-op:", err)
+			return 1
+		}
+		rep.NoopLoaded = append(rep.NoopLoaded, r)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
 		fmt.Fprintln(os.Stderr, "probe:", err)
@@ -198,30 +214,66 @@ func runProbe(ctx context.Context, in inputs) (*probeReport, error) {
 	}
 	if goTool, err := exec.LookPath("go"); err == nil && rep.Profile != "" {
 		hostProfile := filepath.Join(c.Root(), rep.Profile)
-		out, err := exec.CommandContext(ctx, goTool, "tool", "pprof", "-top", "-nodecount=25", hostProfile).CombinedOutput()
-		if err != nil {
+		flat, err1 := exec.CommandContext(ctx, goTool, "tool", "pprof", "-top", "-nodecount=12", hostProfile).CombinedOutput()
+		cum, err2 := exec.CommandContext(ctx, goTool, "tool", "pprof", "-top", "-cum", "-nodecount=200", hostProfile).CombinedOutput()
+		if err := errors.Join(err1, err2); err != nil {
 			rep.pprofTop = fmt.Sprintf("(go tool pprof: %v)", err)
 		} else {
-			rep.pprofTop = string(out)
+			rep.pprofTop = pprofSummary(string(flat), string(cum))
 		}
 	}
 	return &rep, nil
+}
+
+// pprofSummary keeps, of pprof's flat top, the totals and the rows, and,
+// of its cumulative top, the rows of functions outside the Go runtime and
+// standard library: where provision's own code and its dependencies
+// spend the CPU.
+func pprofSummary(flat, cum string) string {
+	var b strings.Builder
+	rows := false
+	for _, line := range strings.Split(flat, "\n") {
+		switch {
+		case strings.HasPrefix(line, "Duration:"), strings.HasPrefix(line, "Showing nodes"):
+			b.WriteString(line + "\n")
+		case strings.HasPrefix(strings.TrimSpace(line), "flat"):
+			rows = true
+			b.WriteString("flat, the top functions:\n" + line + "\n")
+		case rows && line != "":
+			b.WriteString(line + "\n")
+		}
+	}
+	b.WriteString("cumulative, outside the runtime and standard library:\n")
+	n := 0
+	for _, line := range strings.Split(cum, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 || n >= 15 {
+			continue
+		}
+		fn := f[len(f)-1]
+		first, _, nested := strings.Cut(fn, "/")
+		if strings.HasPrefix(fn, "provision/") || nested && strings.Contains(first, ".") {
+			b.WriteString(line + "\n")
+			n++
+		}
+	}
+	return b.String()
 }
 
 // print describes the probe's timings: the first converge step by step,
 // and the medians of the no-op runs.
 func (p *probeReport) print(w io.Writer) {
 	fmt.Fprintf(w, "\nprovision's phases, timed inside one process that runs the steps as `provision apply` does (excludes process start and exit):\n")
-	fmt.Fprintf(w, "%-58s %9s %16s\n", "phase", "first ms", "no-op median ms")
-	medOf := func(get func(probeRun) time.Duration) time.Duration {
-		ds := make([]time.Duration, len(p.Noop))
-		for i, r := range p.Noop {
+	fmt.Fprintf(w, "%-58s %9s %9s %13s\n", "phase", "first ms", "no-op ms", "loaded ms")
+	medOf := func(runs []probeRun, get func(probeRun) time.Duration) time.Duration {
+		ds := make([]time.Duration, len(runs))
+		for i, r := range runs {
 			ds[i] = get(r)
 		}
 		return median(ds)
 	}
 	row := func(name string, get func(probeRun) time.Duration) {
-		fmt.Fprintf(w, "%-58s %9s %16s\n", name, ms(get(p.First)), ms(medOf(get)))
+		fmt.Fprintf(w, "%-58s %9s %9s %13s\n", name, ms(get(p.First)), ms(medOf(p.Noop, get)), ms(medOf(p.NoopLoaded, get)))
 	}
 	row("read and validate the spec", func(r probeRun) time.Duration { return r.Load })
 	row("connect to systemd (D-Bus)", func(r probeRun) time.Duration { return r.Connect })
@@ -235,7 +287,9 @@ func (p *probeReport) print(w io.Writer) {
 	row("all steps (Build + Run)", func(r probeRun) time.Duration { return r.Steps })
 	row("close the connection", func(r probeRun) time.Duration { return r.Close })
 	row("total in process", func(r probeRun) time.Duration { return r.Load + r.Connect + r.Steps + r.Close })
-	fmt.Fprintf(w, "no-op runs: %d; heap allocated per no-op: %d KB\n", len(p.Noop), p.AllocPerNoop/1024)
+	fmt.Fprintf(w, "no-op: median of %d runs right after the first converge, as in the table (the enabled unit is not loaded by systemd);\n", len(p.Noop))
+	fmt.Fprintf(w, "loaded: median of %d runs after daemon-reloads, which load the enabled unit as a dependency of its target, as a boot does.\n", len(p.NoopLoaded))
+	fmt.Fprintf(w, "heap allocated per no-op: %d KB\n", p.AllocPerNoop/1024)
 	if len(p.Reload) > 0 {
 		fmt.Fprintf(w, "daemon-reload over D-Bus, %d times: median %s ms (min %s)\n", len(p.Reload), ms(median(p.Reload)), ms(slices.Min(p.Reload)))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -16,78 +17,147 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"provision/bench"
 	"provision/internal/nspawn"
+	"provision/spec"
 )
 
 // analyzeAll traces each tool but Ansible (too slow under strace) in a
-// fresh container, then probes provision's steps in another.
+// fresh container, provision also on the largest scaling spec, then
+// probes provision's steps in another container.
 func (r *report) analyzeAll(ctx context.Context, tools []tool, want expectation) error {
 	for _, t := range tools {
 		if t.name == "ansible" {
 			continue
 		}
-		lines, err := traceTool(ctx, t, r.o.in, want)
+		install := func(c *nspawn.Container) error { return t.install(c, r.o.in) }
+		lines, err := traceTool(ctx, t.name, t, install, want, true)
 		if err != nil {
 			return fmt.Errorf("trace %s: %w", t.name, err)
 		}
 		r.analysis = append(r.analysis, lines...)
-		if t.name == "provision" {
-			p, err := runProbe(ctx, r.o.in)
-			if err != nil {
-				return fmt.Errorf("probe provision: %w", err)
-			}
-			r.probe = p
+		if t.name != "provision" {
+			continue
 		}
+		n := bench.ScalingSizes[len(bench.ScalingSizes)-1]
+		sp, err := spec.Load("scaling.yaml", bench.ScalingSpec(n))
+		if err != nil {
+			return err
+		}
+		install = func(c *nspawn.Container) error {
+			if err := c.CopyIn(r.o.in.provision, ctrProvison, 0o755); err != nil {
+				return err
+			}
+			return c.WriteFile(ctrSpec, bench.ScalingSpec(n), 0o644)
+		}
+		lines, err = traceTool(ctx, fmt.Sprintf("provision, %d services,", n), t, install, expect(sp), false)
+		if err != nil {
+			return fmt.Errorf("trace provision with %d services: %w", n, err)
+		}
+		r.analysis = append(r.analysis, lines...)
+		p, err := runProbe(ctx, r.o.in)
+		if err != nil {
+			return fmt.Errorf("probe provision: %w", err)
+		}
+		r.probe = p
 	}
 	return nil
 }
 
-// traceTool runs t's first converge and one no-op under strace -f in a
-// fresh container and describes each: syscalls, commands executed, D-Bus
-// connections, method calls and messages received.
-func traceTool(ctx context.Context, t tool, in inputs, want expectation) ([]string, error) {
+// traceTool runs t's first converge and one no-op in a fresh container
+// set up by install, under strace -f (the first converge only when
+// traceFirst is set), and describes each: syscalls, commands executed,
+// D-Bus connections, method calls and messages received. For provision it
+// also reports the package initialization that precedes main.
+func traceTool(ctx context.Context, label string, t tool, install func(*nspawn.Container) error, want expectation, traceFirst bool) ([]string, error) {
 	c, err := boot(ctx, "bench-trace-"+t.name)
 	if err != nil {
 		return nil, err
 	}
 	defer closeContainer(c)
-	if err := t.install(c, in); err != nil {
+	if err := install(c); err != nil {
 		return nil, err
 	}
 	var out []string
+	if t.name == "provision" && traceFirst {
+		_, stderr, err := c.Exec(ctx, "env", "GODEBUG=inittrace=1", ctrProvison, "version")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, describeInit(string(stderr)))
+	}
 	for i, phase := range []string{"first converge", "no-op"} {
+		cmd := t.cmd
 		file := fmt.Sprintf("/var/tmp/bench-strace-%d.txt", i)
-		args := append([]string{"strace", "-f", "-qq", "-C", "-xx", "-s", "8192", "-o", file, "--"}, t.cmd...)
-		res, err := measure(ctx, c, args...)
+		traced := i > 0 || traceFirst
+		if traced {
+			cmd = append([]string{"strace", "-f", "-qq", "-C", "-xx", "-s", "8192", "-o", file, "--"}, t.cmd...)
+		}
+		res, err := measure(ctx, c, cmd...)
 		if err != nil {
 			return nil, err
 		}
 		if res.exit != 0 {
-			return nil, fmt.Errorf("%s under strace exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
+			return nil, fmt.Errorf("%s exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
 		}
 		changes, err := t.changes(res.stdout + res.stderr)
 		if err != nil {
 			return nil, err
 		}
 		if (changes == 0) != (phase == "no-op") {
-			return nil, fmt.Errorf("%s under strace made %d changes", phase, changes)
+			return nil, fmt.Errorf("%s made %d changes", phase, changes)
 		}
 		st, err := want.readState(ctx, c)
 		if err != nil {
 			return nil, err
 		}
 		if bad := want.verify(st); len(bad) > 0 {
-			return nil, fmt.Errorf("the host is not right after %s under strace: %s", phase, strings.Join(bad, "; "))
+			return nil, fmt.Errorf("the host is not right after %s: %s", phase, strings.Join(bad, "; "))
+		}
+		if !traced {
+			continue
 		}
 		data, err := readIn(c, file)
 		if err != nil {
 			return nil, err
 		}
 		s := parseTrace(data)
-		out = append(out, fmt.Sprintf("%s %s, under strace -f (%s ms traced):", t.name, phase, ms(res.wall)))
+		out = append(out, fmt.Sprintf("%s %s, under strace -f (%s ms traced):", label, phase, ms(res.wall)))
 		out = append(out, s.describe()...)
 	}
 	return out, nil
+}
+
+// initLine is a line of GODEBUG=inittrace=1 output.
+var initLine = regexp.MustCompile(`^init (\S+) @([\d.]+) ms, ([\d.]+) ms clock`)
+
+// describeInit sums up the package initialization trace of a Go program:
+// when main starts, and the packages whose init took longest.
+func describeInit(trace string) string {
+	type pkg struct {
+		name  string
+		clock float64
+	}
+	var pkgs []pkg
+	var last, total float64
+	for _, line := range strings.Split(trace, "\n") {
+		m := initLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		at, _ := strconv.ParseFloat(m[2], 64)
+		clock, _ := strconv.ParseFloat(m[3], 64)
+		pkgs = append(pkgs, pkg{m[1], clock})
+		last = max(last, at+clock)
+		total += clock
+	}
+	slices.SortFunc(pkgs, func(a, b pkg) int { return cmp.Compare(b.clock, a.clock) })
+	var top []string
+	for _, p := range pkgs[:min(4, len(pkgs))] {
+		top = append(top, fmt.Sprintf("%s %.2f ms", p.name, p.clock))
+	}
+	return fmt.Sprintf("provision's start (GODEBUG=inittrace=1 provision version): the last package init ends %.1f ms after the runtime starts; inits take %.1f ms in all, most: %s",
+		last, total, strings.Join(top, ", "))
 }
 
 // readIn reads a file of the container through its root on the host.
