@@ -188,6 +188,9 @@ type report struct {
 	loadedNoop time.Duration
 	scale      []scaleResult
 	analysis   []string
+	// scaleTrace describes a no-op of the largest scaling spec under
+	// strace, made in the scaling run's container.
+	scaleTrace []string
 	probe      *probeReport
 	elapsed    time.Duration
 }
@@ -258,11 +261,13 @@ func measureAll(ctx context.Context, o options, log io.Writer) (*report, error) 
 	if o.scale {
 		for _, n := range bench.ScalingSizes {
 			fmt.Fprintf(log, "bench: provision with %d services (load %s)\n", n, loadAverage())
-			s, err := runScale(ctx, o, n, log)
+			traced := o.analyze && n == bench.ScalingSizes[len(bench.ScalingSizes)-1]
+			s, trace, err := runScale(ctx, o, n, traced, log)
 			if err != nil {
 				return nil, fmt.Errorf("scaling, %d services: %w", n, err)
 			}
 			r.scale = append(r.scale, s)
+			r.scaleTrace = append(r.scaleTrace, trace...)
 		}
 	}
 	if o.analyze {
@@ -389,45 +394,53 @@ func (r *report) measureFloor(ctx context.Context, c *nspawn.Container) error {
 }
 
 // runScale converges a fresh container to bench.ScalingSpec(n) with
-// provision and times its no-op runs.
-func runScale(ctx context.Context, o options, n int, log io.Writer) (scaleResult, error) {
+// provision and times its no-op runs; with traced, it then describes one
+// more no-op under strace.
+func runScale(ctx context.Context, o options, n int, traced bool, log io.Writer) (scaleResult, []string, error) {
 	sp, err := spec.Load("scaling.yaml", bench.ScalingSpec(n))
 	if err != nil {
-		return scaleResult{}, err
+		return scaleResult{}, nil, err
 	}
 	want := expect(sp)
 	c, err := boot(ctx, fmt.Sprintf("bench-scale-%d", n))
 	if err != nil {
-		return scaleResult{}, err
+		return scaleResult{}, nil, err
 	}
 	defer closeContainer(c)
 	if err := c.CopyIn(o.in.provision, ctrProvison, 0o755); err != nil {
-		return scaleResult{}, err
+		return scaleResult{}, nil, err
 	}
 	if err := c.WriteFile(ctrSpec, bench.ScalingSpec(n), 0o644); err != nil {
-		return scaleResult{}, err
+		return scaleResult{}, nil, err
 	}
 	t := provisionTool(o.in.spec)
 	before, err := want.readState(ctx, c)
 	if err != nil {
-		return scaleResult{}, err
+		return scaleResult{}, nil, err
 	}
 	first, after, err := converge(ctx, c, t, want, before, false)
 	if err != nil {
-		return scaleResult{}, fmt.Errorf("first converge: %w", err)
+		return scaleResult{}, nil, fmt.Errorf("first converge: %w", err)
 	}
 	var noop []sample
 	for i := range o.scaleRuns {
 		res, next, err := converge(ctx, c, t, want, after, true)
 		if err != nil {
-			return scaleResult{}, fmt.Errorf("no-op run %d: %w", i+1, err)
+			return scaleResult{}, nil, fmt.Errorf("no-op run %d: %w", i+1, err)
 		}
 		noop = append(noop, res.sample)
 		after = next
 	}
 	s := scaleResult{n: n, first: first.sample, noop: summarize(noop)}
 	fmt.Fprintf(log, "bench:   first %s ms, no-op median %s ms\n", ms(s.first.wall), ms(s.noop.median))
-	return s, nil
+	if !traced {
+		return s, nil, nil
+	}
+	trace, err := traceRun(ctx, c, fmt.Sprintf("provision, %d services,", n), t, want, true)
+	if err != nil {
+		return scaleResult{}, nil, fmt.Errorf("trace: %w", err)
+	}
+	return s, trace, nil
 }
 
 // isStatic reports whether the ELF file at path has no program

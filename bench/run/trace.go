@@ -17,21 +17,18 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"provision/bench"
 	"provision/internal/nspawn"
-	"provision/spec"
 )
 
 // analyzeAll traces each tool but Ansible (too slow under strace) in a
-// fresh container, provision also on the largest scaling spec, then
-// probes provision's steps in another container.
+// fresh container, then probes provision's steps in another. (The
+// largest scaling spec is traced by runScale, in its own container.)
 func (r *report) analyzeAll(ctx context.Context, tools []tool, want expectation) error {
 	for _, t := range tools {
 		if t.name == "ansible" {
 			continue
 		}
-		install := func(c *nspawn.Container) error { return t.install(c, r.o.in) }
-		lines, err := traceTool(ctx, t.name, t, install, want, true)
+		lines, err := traceTool(ctx, t, r.o.in, want)
 		if err != nil {
 			return fmt.Errorf("trace %s: %w", t.name, err)
 		}
@@ -39,22 +36,9 @@ func (r *report) analyzeAll(ctx context.Context, tools []tool, want expectation)
 		if t.name != "provision" {
 			continue
 		}
-		n := bench.ScalingSizes[len(bench.ScalingSizes)-1]
-		sp, err := spec.Load("scaling.yaml", bench.ScalingSpec(n))
-		if err != nil {
-			return err
+		if len(r.scaleTrace) > 0 {
+			r.analysis = append(r.analysis, r.scaleTrace...)
 		}
-		install = func(c *nspawn.Container) error {
-			if err := c.CopyIn(r.o.in.provision, ctrProvison, 0o755); err != nil {
-				return err
-			}
-			return c.WriteFile(ctrSpec, bench.ScalingSpec(n), 0o644)
-		}
-		lines, err = traceTool(ctx, fmt.Sprintf("provision, %d services,", n), t, install, expect(sp), false)
-		if err != nil {
-			return fmt.Errorf("trace provision with %d services: %w", n, err)
-		}
-		r.analysis = append(r.analysis, lines...)
 		p, err := runProbe(ctx, r.o.in)
 		if err != nil {
 			return fmt.Errorf("probe provision: %w", err)
@@ -64,68 +48,73 @@ func (r *report) analyzeAll(ctx context.Context, tools []tool, want expectation)
 	return nil
 }
 
-// traceTool runs t's first converge and one no-op in a fresh container
-// set up by install, under strace -f (the first converge only when
-// traceFirst is set), and describes each: syscalls, commands executed,
-// D-Bus connections, method calls and messages received. For provision it
-// also reports the package initialization that precedes main.
-func traceTool(ctx context.Context, label string, t tool, install func(*nspawn.Container) error, want expectation, traceFirst bool) ([]string, error) {
+// traceTool runs t's first converge and one no-op under strace -f in a
+// fresh container and describes each. For provision it also reports the
+// package initialization that precedes main.
+func traceTool(ctx context.Context, t tool, in inputs, want expectation) ([]string, error) {
 	c, err := boot(ctx, "bench-trace-"+t.name)
 	if err != nil {
 		return nil, err
 	}
 	defer closeContainer(c)
-	if err := install(c); err != nil {
+	if err := t.install(c, in); err != nil {
 		return nil, err
 	}
 	var out []string
-	if t.name == "provision" && traceFirst {
+	if t.name == "provision" {
 		_, stderr, err := c.Exec(ctx, "env", "GODEBUG=inittrace=1", ctrProvison, "version")
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, describeInit(string(stderr)))
 	}
-	for i, phase := range []string{"first converge", "no-op"} {
-		cmd := t.cmd
-		file := fmt.Sprintf("/var/tmp/bench-strace-%d.txt", i)
-		traced := i > 0 || traceFirst
-		if traced {
-			cmd = append([]string{"strace", "-f", "-qq", "-C", "-xx", "-s", "8192", "-o", file, "--"}, t.cmd...)
-		}
-		res, err := measure(ctx, c, cmd...)
+	for _, noop := range []bool{false, true} {
+		lines, err := traceRun(ctx, c, t.name, t, want, noop)
 		if err != nil {
 			return nil, err
 		}
-		if res.exit != 0 {
-			return nil, fmt.Errorf("%s exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
-		}
-		changes, err := t.changes(res.stdout + res.stderr)
-		if err != nil {
-			return nil, err
-		}
-		if (changes == 0) != (phase == "no-op") {
-			return nil, fmt.Errorf("%s made %d changes", phase, changes)
-		}
-		st, err := want.readState(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		if bad := want.verify(st); len(bad) > 0 {
-			return nil, fmt.Errorf("the host is not right after %s: %s", phase, strings.Join(bad, "; "))
-		}
-		if !traced {
-			continue
-		}
-		data, err := readIn(c, file)
-		if err != nil {
-			return nil, err
-		}
-		s := parseTrace(data)
-		out = append(out, fmt.Sprintf("%s %s, under strace -f (%s ms traced):", label, phase, ms(res.wall)))
-		out = append(out, s.describe()...)
+		out = append(out, lines...)
 	}
 	return out, nil
+}
+
+// traceRun runs t once in c under strace -f, checks the host as converge
+// does (changes reported, files and units right), and describes the run:
+// syscalls, commands executed, D-Bus connections, method calls and
+// messages received.
+func traceRun(ctx context.Context, c *nspawn.Container, label string, t tool, want expectation, noop bool) ([]string, error) {
+	phase := "first converge"
+	if noop {
+		phase = "no-op"
+	}
+	const file = "/var/tmp/bench-strace.txt"
+	cmd := append([]string{"strace", "-f", "-qq", "-C", "-xx", "-s", "8192", "-o", file, "--"}, t.cmd...)
+	res, err := measure(ctx, c, cmd...)
+	if err != nil {
+		return nil, err
+	}
+	if res.exit != 0 {
+		return nil, fmt.Errorf("%s under strace exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
+	}
+	changes, err := t.changes(res.stdout + res.stderr)
+	if err != nil {
+		return nil, err
+	}
+	if (changes == 0) != noop {
+		return nil, fmt.Errorf("%s under strace made %d changes", phase, changes)
+	}
+	st, err := want.readState(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if bad := want.verify(st); len(bad) > 0 {
+		return nil, fmt.Errorf("the host is not right after %s under strace: %s", phase, strings.Join(bad, "; "))
+	}
+	data, err := readIn(c, file)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{fmt.Sprintf("%s %s, under strace -f (%s ms traced):", label, phase, ms(res.wall))}, parseTrace(data).describe()...), nil
 }
 
 // initLine is a line of GODEBUG=inittrace=1 output.
