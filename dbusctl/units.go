@@ -117,73 +117,122 @@ func (c *Conn) State(ctx context.Context, unit string) (UnitState, error) {
 }
 
 // States returns the state of each of units, in the order given; Name is
-// the name asked for even when systemd knows the unit by another. A unit
-// systemd cannot find is no error: its LoadState is "not-found", and its
-// UnitFileState comes from the unit file on disk ("" when there is none);
-// NeedDaemonReload is then true when such a file exists, since systemd needs
-// a daemon-reload to load it. MainPID and NRestarts are read for services
-// only.
+// the name asked for. MainPID and NRestarts are read for services only.
 //
-// systemd unloads units that are inactive and that nothing references, and
-// loads them afresh from disk when asked about them: for those, States
-// shows a new or changed unit file without a daemon-reload, and
-// NeedDaemonReload stays false. It is true only for units that stayed loaded
-// (running, or wanted by another unit) while their files changed.
+// States never makes systemd load a unit. systemd unloads units that are
+// inactive and that nothing references, and loads them afresh from disk
+// when they are next used; asking for such a unit's properties would load
+// it, with its dependencies, and flood every connection with signals. So a
+// unit systemd has not loaded is described from its unit file alone:
+// LoadState "" (not loaded), ActiveState "inactive", SubState "dead",
+// UnitFileState as on disk, NeedDaemonReload false (its next load reads the
+// file as it is). A unit with no unit file at all has LoadState
+// "not-found". A unit systemd keeps as not-found while a file now exists
+// has NeedDaemonReload set: systemd needs a daemon-reload to see it.
 //
-// States makes one call for the load, active and sub states of all units
-// and then reads the other properties one by one, all at once.
+// The units are read in one ListUnitsByPatterns call, which lists the
+// loaded ones among them and loads none, then one property read per field
+// of a loaded unit, or one unit file query for a unit not loaded, all at
+// once.
 func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error) {
 	if len(units) == 0 {
 		return nil, nil
 	}
-	// systemd skips names it cannot parse without saying so.
 	for _, u := range units {
-		if !hasUnitType(u) {
+		if !hasUnitType(u) || strings.ContainsAny(u, "*?[]") {
 			return nil, fmt.Errorf("state of %s: not a unit name: it needs a type suffix such as .service", u)
 		}
 	}
-	statuses, err := c.sd.ListUnitsByNamesContext(ctx, units)
+	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
 	if err != nil {
 		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
 	}
-	if len(statuses) != len(units) {
-		return nil, fmt.Errorf("list units %s: systemd returned %d units for %d names; it skips invalid names", strings.Join(units, " "), len(statuses), len(units))
+	byName := make(map[string]sdbus.UnitStatus, len(loaded))
+	for _, st := range loaded {
+		byName[st.Name] = st
 	}
 	states := make([]UnitState, len(units))
 	var reads []propertyRead
-	for i, st := range statuses {
+	for i, u := range units {
 		s := &states[i]
-		*s = UnitState{Name: units[i], LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState, Job: st.JobType}
+		*s = UnitState{Name: u, ActiveState: "inactive", SubState: "dead"}
+		st, ok := byName[u]
+		if !ok {
+			reads = append(reads, func(ctx context.Context) error { return c.fileState(ctx, s) })
+			continue
+		}
+		s.LoadState, s.ActiveState, s.SubState, s.Job = st.LoadState, st.ActiveState, st.SubState, st.JobType
 		if s.LoadState == "not-found" {
-			reads = append(reads, propertyRead{unit: s.Name, read: c.unitFileStateOnDisk(s)})
+			// systemd keeps the unit as not-found; a file that exists
+			// now needs a daemon-reload to be seen.
+			reads = append(reads, func(ctx context.Context) error {
+				if err := c.fileState(ctx, s); err != nil {
+					return err
+				}
+				s.LoadState, s.NeedDaemonReload = "not-found", s.UnitFileState != ""
+				return nil
+			})
 			continue
 		}
 		reads = append(reads,
-			c.unitProperty(s, "Unit", "UnitFileState", func(v any) bool { return store(v, &s.UnitFileState) }),
-			c.unitProperty(s, "Unit", "NeedDaemonReload", func(v any) bool { return store(v, &s.NeedDaemonReload) }),
+			c.property(st.Path, "Unit", "UnitFileState", &s.UnitFileState),
+			c.property(st.Path, "Unit", "NeedDaemonReload", &s.NeedDaemonReload),
 		)
-		if strings.HasSuffix(s.Name, ".service") {
+		if strings.HasSuffix(u, ".service") {
 			reads = append(reads,
-				c.unitProperty(s, "Service", "MainPID", func(v any) bool { return store(v, &s.MainPID) }),
-				c.unitProperty(s, "Service", "NRestarts", func(v any) bool { return store(v, &s.NRestarts) }),
+				c.property(st.Path, "Service", "MainPID", &s.MainPID),
+				c.property(st.Path, "Service", "NRestarts", &s.NRestarts),
 			)
 		}
 	}
+	if err := runReads(ctx, reads); err != nil {
+		return nil, fmt.Errorf("read unit states: %w", err)
+	}
+	return states, nil
+}
 
+// fileState fills in s from the unit file on disk, for a unit systemd has
+// not loaded: its UnitFileState, or LoadState "not-found" without a file.
+func (c *Conn) fileState(ctx context.Context, s *UnitState) error {
+	err := c.managerCall(ctx, "GetUnitFileState", s.Name).Store(&s.UnitFileState)
+	if errors.Is(busError(err), ErrNoSuchUnit) {
+		s.LoadState = "not-found"
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state of %s: unit file: %w", s.Name, busError(err))
+	}
+	return nil
+}
+
+// propertyRead is one D-Bus call that fills in part of a UnitState.
+type propertyRead func(ctx context.Context) error
+
+// property reads property prop of interface org.freedesktop.systemd1.iface
+// of the unit at path into dst, which must have the property's type.
+func (c *Conn) property(path dbus.ObjectPath, iface, prop string, dst any) propertyRead {
+	return func(ctx context.Context) error {
+		var v dbus.Variant
+		err := c.bus.Object(systemdDest, path).CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.systemd1."+iface, prop).Store(&v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", prop, busError(err))
+		}
+		if err := v.Store(dst); err != nil {
+			return fmt.Errorf("%s: unexpected value %s", prop, v.String())
+		}
+		return nil
+	}
+}
+
+// runReads runs reads concurrently and joins their errors.
+func runReads(ctx context.Context, reads []propertyRead) error {
 	errs := make([]error, len(reads))
 	var wg sync.WaitGroup
 	for i, r := range reads {
-		wg.Go(func() {
-			if err := r.read(ctx); err != nil {
-				errs[i] = fmt.Errorf("read state of %s: %w", r.unit, err)
-			}
-		})
+		wg.Go(func() { errs[i] = r(ctx) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return states, nil
+	return errors.Join(errs...)
 }
 
 // unitTypes are the suffixes of unit names.
@@ -197,56 +246,6 @@ func hasUnitType(name string) bool {
 		}
 	}
 	return false
-}
-
-// propertyRead is one D-Bus call that fills in part of a UnitState.
-type propertyRead struct {
-	unit string
-	read func(ctx context.Context) error
-}
-
-// unitProperty reads property prop of interface org.freedesktop.systemd1.iface
-// of s's unit and hands its value to set, which reports whether the value had
-// the expected type.
-func (c *Conn) unitProperty(s *UnitState, iface, prop string, set func(any) bool) propertyRead {
-	return propertyRead{unit: s.Name, read: func(ctx context.Context) error {
-		p, err := c.sd.GetUnitTypePropertyContext(ctx, s.Name, iface, prop)
-		if err != nil {
-			return fmt.Errorf("%s: %w", prop, busError(err))
-		}
-		if !set(p.Value.Value()) {
-			return fmt.Errorf("%s: unexpected value %s", prop, p.Value.String())
-		}
-		return nil
-	}}
-}
-
-// unitFileStateOnDisk asks systemd for the state of the unit file of s,
-// whose unit it could not load, and sets NeedDaemonReload when a file
-// exists.
-func (c *Conn) unitFileStateOnDisk(s *UnitState) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		var state string
-		err := c.managerCall(ctx, "GetUnitFileState", s.Name).Store(&state)
-		if err != nil {
-			if errors.Is(busError(err), ErrNoSuchUnit) {
-				return nil
-			}
-			return fmt.Errorf("UnitFileState: %w", err)
-		}
-		s.UnitFileState = state
-		s.NeedDaemonReload = true
-		return nil
-	}
-}
-
-// store sets *dst to v when v has dst's type.
-func store[T any](v any, dst *T) bool {
-	t, ok := v.(T)
-	if ok {
-		*dst = t
-	}
-	return ok
 }
 
 // busError adds a sentinel to the D-Bus errors callers may want to tell
