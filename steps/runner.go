@@ -91,7 +91,6 @@ func runStep(ctx context.Context, h *Host, s Step, mode Mode, outcome map[string
 		return r
 	}
 	start := time.Now()
-	defer func() { r.Duration = time.Since(start) }()
 	if mode == ModeCheck {
 		r.Changes, r.Err = s.Check(ctx, h)
 	} else {
@@ -104,6 +103,7 @@ func runStep(ctx context.Context, h *Host, s Step, mode Mode, outcome map[string
 			}
 		}
 	}
+	r.Duration = time.Since(start)
 	switch {
 	case r.Err != nil:
 		r.Status = StatusFailed
