@@ -11,7 +11,8 @@ import (
 // FuzzLoad feeds Load any input. It must not panic; its errors are *Error
 // in a *multierror.Error; and when a spec loads, what it renders reads back:
 // each unit through go-systemd's parser to the same options, each sudoers
-// file with one rule line per command.
+// file with one rule line per command, and visudo -cf accepts every sudoers
+// file (when visudo is installed).
 func FuzzLoad(f *testing.F) {
 	sidekiq, err := os.ReadFile("testdata/sidekiq.yaml")
 	if err != nil {
@@ -42,5 +43,6 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		checkRendered(t, s)
+		checkVisudo(t, s)
 	})
 }
