@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"sync"
 	"syscall"
@@ -131,9 +132,9 @@ func (c *Conn) State(ctx context.Context, unit string) (UnitState, error) {
 // has NeedDaemonReload set: systemd needs a daemon-reload to see it.
 //
 // The units are read in one ListUnitsByPatterns call, which lists the
-// loaded ones among them and loads none, then one property read per field
-// of a loaded unit, or one unit file query for a unit not loaded, all at
-// once.
+// loaded ones among them and loads none, then, all at once, one property
+// read per field of each loaded unit and one ListUnitFilesByPatterns call
+// for the unit files of those not loaded.
 func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error) {
 	if len(units) == 0 {
 		return nil, nil
@@ -153,12 +154,13 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 	}
 	states := make([]UnitState, len(units))
 	var reads []propertyRead
+	var unloaded []*UnitState
 	for i, u := range units {
 		s := &states[i]
 		*s = UnitState{Name: u, ActiveState: "inactive", SubState: "dead"}
 		st, ok := byName[u]
 		if !ok {
-			reads = append(reads, func(ctx context.Context) error { return c.fileState(ctx, s) })
+			unloaded = append(unloaded, s)
 			continue
 		}
 		s.LoadState, s.ActiveState, s.SubState, s.Job = st.LoadState, st.ActiveState, st.SubState, st.JobType
@@ -185,10 +187,53 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 			)
 		}
 	}
+	if len(unloaded) > 0 {
+		reads = append(reads, func(ctx context.Context) error { return c.fileStates(ctx, unloaded) })
+	}
 	if err := runReads(ctx, reads); err != nil {
 		return nil, fmt.Errorf("read unit states: %w", err)
 	}
 	return states, nil
+}
+
+// fileStates fills in the states of units systemd has not loaded from
+// their unit files: one ListUnitFilesByPatterns call for them all, and
+// one GetUnitFileState call per template instance, whose state is that
+// of its enablement links rather than of a file of its own name.
+func (c *Conn) fileStates(ctx context.Context, states []*UnitState) error {
+	var names []string
+	var reads []propertyRead
+	for _, s := range states {
+		if strings.Contains(s.Name, "@") {
+			reads = append(reads, func(ctx context.Context) error { return c.fileState(ctx, s) })
+		} else {
+			names = append(names, s.Name)
+		}
+	}
+	if len(names) > 0 {
+		reads = append(reads, func(ctx context.Context) error {
+			files, err := c.sd.ListUnitFilesByPatternsContext(ctx, nil, names)
+			if err != nil {
+				return fmt.Errorf("list unit files: %w", busError(err))
+			}
+			byName := make(map[string]string, len(files))
+			for _, f := range files {
+				byName[path.Base(f.Path)] = f.Type
+			}
+			for _, s := range states {
+				if strings.Contains(s.Name, "@") {
+					continue
+				}
+				if state, ok := byName[s.Name]; ok {
+					s.UnitFileState = state
+				} else {
+					s.LoadState = "not-found"
+				}
+			}
+			return nil
+		})
+	}
+	return runReads(ctx, reads)
 }
 
 // fileState fills in s from the unit file on disk, for a unit systemd has
