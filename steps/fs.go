@@ -30,9 +30,10 @@ type node struct {
 func (n node) perm() os.FileMode { return n.mode & os.ModePerm }
 
 // openParent opens the directory that holds path (absolute, interpreted
-// under h.Root) by walking every component with O_NOFOLLOW, so no symbolic
-// link below the root is ever followed. It returns the directory's file
-// descriptor and the last component of path.
+// under h.Root) without following any symbolic link below the root:
+// openat2 with RESOLVE_NO_SYMLINKS, or a walk of every component with
+// O_NOFOLLOW. It returns the directory's file descriptor and the last
+// component of path.
 func (h *Host) openParent(path string) (int, string, error) {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) || clean == "/" {
@@ -42,12 +43,24 @@ func (h *Host) openParent(path string) (int, string, error) {
 	if err != nil {
 		return -1, "", fmt.Errorf("open root %s: %w", h.root(), err)
 	}
-	dir := filepath.Dir(clean)
+	dir := strings.TrimPrefix(filepath.Dir(clean), "/")
+	if dir == "" {
+		return fd, filepath.Base(clean), nil
+	}
+	// One openat2 call resolves the whole directory without following a
+	// link. When it meets one (ELOOP), or the kernel has no openat2, the
+	// walk below finds the same answer component by component, and names
+	// the link.
+	next, err := unix.Openat2(fd, dir, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err == nil {
+		unix.Close(fd)
+		return next, filepath.Base(clean), nil
+	}
 	walked := ""
-	for _, c := range strings.Split(strings.TrimPrefix(dir, "/"), "/") {
-		if c == "" {
-			continue
-		}
+	for _, c := range strings.Split(dir, "/") {
 		walked += "/" + c
 		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
