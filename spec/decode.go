@@ -220,41 +220,38 @@ func (d *decoder) scalar(n *yaml.Node, path string, text bool) (string, bool) {
 }
 
 func (d *decoder) decodeBool(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.ScalarNode {
-		switch n.ShortTag() {
-		case "!!null":
-			v.SetBool(false)
-			return
-		case "!!bool":
-			b, err := strconv.ParseBool(n.Value)
-			if err == nil {
-				v.SetBool(b)
-				return
-			}
-		}
-		d.errorf(n, path, "must be true or false, got %q", n.Value)
-		return
-	}
-	d.errorf(n, path, "expected true or false, got %s", kindName(n))
+	d.typedScalar(n, path, "!!bool", "true or false", func(s string) bool {
+		b, err := strconv.ParseBool(s)
+		v.SetBool(b)
+		return err == nil
+	})
 }
 
 func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.ScalarNode {
-		switch n.ShortTag() {
-		case "!!null":
-			v.SetInt(0)
-			return
-		case "!!int":
-			i, err := strconv.ParseInt(n.Value, 10, 32)
-			if err == nil {
-				v.SetInt(i)
-				return
-			}
-		}
-		d.errorf(n, path, "must be a whole number, got %q", n.Value)
+	d.typedScalar(n, path, "!!int", "a whole number", func(s string) bool {
+		i, err := strconv.ParseInt(s, 10, 32)
+		v.SetInt(i)
+		return err == nil
+	})
+}
+
+// typedScalar decodes a scalar of YAML type tag with set, which reports
+// whether the text was valid; null leaves the zero value, and anything
+// else is an error saying what was expected.
+func (d *decoder) typedScalar(n *yaml.Node, path, tag, what string, set func(string) bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "expected %s, got %s", what, kindName(n))
 		return
 	}
-	d.errorf(n, path, "expected a whole number, got %s", kindName(n))
+	switch n.ShortTag() {
+	case "!!null":
+		return
+	case tag:
+		if set(n.Value) {
+			return
+		}
+	}
+	d.errorf(n, path, "must be %s, got %q", what, n.Value)
 }
 
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, path string) {
