@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,7 +162,7 @@ func TestRemoveStale(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	owner := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestOwnContainer$", "-test.v")
+	owner := exec.CommandContext(ctx, os.Args[0])
 	owner.Env = append(os.Environ(), "NSPAWN_TEST_OWNER=1")
 	stdout, err := owner.StdoutPipe()
 	if err != nil {
@@ -209,15 +210,23 @@ func TestRemoveStale(t *testing.T) {
 	assertGone(t, name, 0)
 }
 
-// TestOwnContainer is TestRemoveStale's owner process: it boots a
-// container, says its name and waits to be killed.
-func TestOwnContainer(t *testing.T) {
-	if os.Getenv("NSPAWN_TEST_OWNER") != "1" {
-		t.Skip("run by TestRemoveStale")
+// TestMain runs the test binary as TestRemoveStale's owner process when
+// asked to (see ownContainer), and runs the tests otherwise.
+func TestMain(m *testing.M) {
+	if os.Getenv("NSPAWN_TEST_OWNER") == "1" {
+		ownContainer()
+		return
 	}
-	c, err := New(t.Context(), Options{Name: "stale"})
+	os.Exit(m.Run())
+}
+
+// ownContainer is TestRemoveStale's owner process: it boots a container,
+// says its name and waits to be killed.
+func ownContainer() {
+	c, err := New(context.Background(), Options{Name: "stale"})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	os.Stdout.WriteString("container: " + c.Name() + "\n")
 	syscall.Pause()
