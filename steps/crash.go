@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,9 @@ import (
 // is set in provision's environment when it starts:
 //
 //	PROVISION_CRASH_AT=N    SIGKILL the process at the Nth crash point
+//	PROVISION_CRASH_AT_NAME=PREFIX
+//	                        SIGKILL it at the first crash point whose
+//	                        name starts with PREFIX ("daemon-reload")
 //	PROVISION_CRASH_LIST=1  print "provision: crash point N: NAME" to
 //	                        standard error at each crash point passed
 //
@@ -23,11 +27,19 @@ import (
 // and before and after every helper command (useradd, visudo, ...).
 var crash = crashSettings(os.Getenv("PROVISION_CRASH_AT"), os.Getenv("PROVISION_CRASH_LIST"))
 
+func init() {
+	if name := os.Getenv("PROVISION_CRASH_AT_NAME"); name != "" {
+		crash.atName, crash.on = name, true
+	}
+}
+
 type crashConfig struct {
-	on   bool  // either variable is set
-	at   int64 // the point to die at, or 0
-	list bool
-	n    atomic.Int64 // points passed so far
+	on bool  // either variable is set
+	at int64 // the point to die at, or 0
+	// atName starts the name of the point to die at, or is "".
+	atName string
+	list   bool
+	n      atomic.Int64 // points passed so far
 }
 
 func crashSettings(at, list string) *crashConfig {
@@ -54,8 +66,12 @@ func (c *crashConfig) pass(name string) {
 	if c.list {
 		fmt.Fprintf(os.Stderr, "provision: crash point %d: %s\n", n, name)
 	}
-	if n == c.at {
-		fmt.Fprintf(os.Stderr, "provision: crash point %d: %s: killed (PROVISION_CRASH_AT=%d)\n", n, name, n)
+	if n == c.at || c.atName != "" && strings.HasPrefix(name, c.atName) {
+		why := fmt.Sprintf("PROVISION_CRASH_AT=%d", n)
+		if n != c.at {
+			why = "PROVISION_CRASH_AT_NAME=" + c.atName
+		}
+		fmt.Fprintf(os.Stderr, "provision: crash point %d: %s: killed (%s)\n", n, name, why)
 		unix.Kill(unix.Getpid(), unix.SIGKILL)
 		select {} // the signal is delivered before the kill returns; never go on
 	}

@@ -184,6 +184,9 @@ func (o Offline) installLinks(unit string) ([]string, string, error) {
 
 // mkdirAll creates dir and its missing parents, root:root 0755.
 func (h *Host) mkdirAll(dir string) error {
+	if dir == "/" {
+		return nil
+	}
 	n, err := h.lstat(dir)
 	if err != nil {
 		return err

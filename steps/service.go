@@ -111,7 +111,15 @@ func (s *EnsureService) convergeUnit(ctx context.Context, h *Host, unit string, 
 		return changes, nil
 	}
 
-	changed := h.Run.Changed(s.UnitStep) && !h.Run.fresh[unit]
+	pending, err := h.restartPending(unit)
+	if err != nil {
+		return changes, err
+	}
+	changed := (h.Run.Changed(s.UnitStep) || pending) && !h.Run.fresh[unit]
+	why := "(unit changed)"
+	if !h.Run.Changed(s.UnitStep) {
+		why = "(unit changed in an earlier run that stopped before restarting it)"
+	}
 	switch {
 	case s.Service.State == spec.StateStarted && !st.Active() && !st.StartQueued():
 		detail := fmt.Sprintf("(%s -> active)", orNone(st.ActiveState))
@@ -125,7 +133,12 @@ func (s *EnsureService) convergeUnit(ctx context.Context, h *Host, unit string, 
 			return h.Systemd.Stop(ctx, unit)
 		})
 	case s.Service.State != spec.StateStopped && st.Active() && changed:
-		err = startOrRestart(ctx, h, unit, "restart", "(unit changed)", h.Systemd.Restart, h.Systemd.RestartNoWait, do)
+		err = startOrRestart(ctx, h, unit, "restart", why, h.Systemd.Restart, h.Systemd.RestartNoWait, do)
+	}
+	if apply && pending && err == nil {
+		// Restarted, started, stopped or not running: nothing runs the
+		// old unit any more.
+		err = h.clearRestartPending(unit)
 	}
 	return changes, err
 }

@@ -237,3 +237,41 @@ func TestOfflineInstances(t *testing.T) {
 		t.Errorf("links = %q, want %q", got, want[:1])
 	}
 }
+
+// A run that reloaded systemd for a changed unit but stopped before the
+// restart leaves a marker; the next run, which finds the unit file right,
+// restarts the service all the same, once.
+func TestPendingRestartFromAnEarlierRun(t *testing.T) {
+	h, sd := testHost(t)
+	steps := Build(serviceSpec(sidekiq()))
+	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.markRestartPending("sidekiq.service"); err != nil {
+		t.Fatal(err)
+	}
+	pid := sd.state("sidekiq.service").MainPID
+	sd.calls = nil
+	h.Run = &RunState{}
+	plan, err := Run(context.Background(), h, steps, ModeCheck, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plan[len(plan)-1]; got.Status != StatusChanged || got.Changes[0].Summary != "restart (unit changed in an earlier run that stopped before restarting it)" {
+		t.Errorf("plan: %+v", got)
+	}
+	h.Run = &RunState{}
+	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sd.state("sidekiq.service").MainPID == pid || !slices.Contains(sd.calls, "restart sidekiq.service") {
+		t.Errorf("calls %q: no restart", sd.calls)
+	}
+	if pending, _ := h.restartPending("sidekiq.service"); pending {
+		t.Error("the marker is still there after the restart")
+	}
+	h.Run = &RunState{}
+	if res, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
+		t.Errorf("apply after the restart: %v %+v", err, res)
+	}
+}
