@@ -186,3 +186,41 @@ func TestSudoersSelfCheck(t *testing.T) {
 		t.Errorf("the drop-in visudo accepted was removed: %v", err)
 	}
 }
+
+// A drop-in that a killed run installed but never checked as a whole is
+// checked by the next run, although its content is right.
+func TestSudoersUncheckedByAKilledRun(t *testing.T) {
+	h, _, shadow := testHostShadow(t)
+	sp := &spec.Spec{
+		Users:   []spec.User{{Name: "deploy", Group: "deploy", Home: "/home/deploy", Shell: "/bin/bash"}},
+		Sudoers: []spec.Sudoers{{Name: "deploy-users", Rules: []spec.SudoersRule{{Who: "%deploy", NoPasswd: true, Commands: []string{"/bin/systemctl restart web"}}}}},
+	}
+	steps := Build(sp)
+	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := sudoersUnchecked.mark(h, "deploy-users"); err != nil {
+		t.Fatal(err)
+	}
+	shadow.calls = nil
+	h.Run = &RunState{}
+	res, err := Run(context.Background(), h, steps, ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := res[len(res)-1]
+	if last.Status != StatusChanged || !strings.HasPrefix(last.Changes[0].Summary, "check the sudo configuration") {
+		t.Errorf("sudoers step: %+v", last)
+	}
+	want := []string{"visudo -c", "sudo -n -l -U deploy /bin/systemctl restart web"}
+	if strings.Join(shadow.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ran %q, want %q", shadow.calls, want)
+	}
+	if unchecked, _ := sudoersUnchecked.has(h, "deploy-users"); unchecked {
+		t.Error("the marker is still there after the check")
+	}
+	h.Run = &RunState{}
+	if res, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
+		t.Errorf("apply after the check: %v %+v", err, res)
+	}
+}

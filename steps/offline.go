@@ -182,7 +182,8 @@ func (o Offline) installLinks(unit string) ([]string, string, error) {
 	return links, unitPath, nil
 }
 
-// mkdirAll creates dir and its missing parents, root:root 0755.
+// mkdirAll creates dir and its missing parents, 0755, owned by the user
+// provision runs as (root).
 func (h *Host) mkdirAll(dir string) error {
 	if dir == "/" {
 		return nil
@@ -199,7 +200,7 @@ func (h *Host) mkdirAll(dir string) error {
 			return err
 		}
 	}
-	return h.mkdir(dir, 0o755, 0, 0)
+	return h.mkdir(dir, 0o755, os.Geteuid(), os.Getegid())
 }
 
 // templateOf returns the template an instance is made from

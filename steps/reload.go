@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 )
 
@@ -63,7 +62,7 @@ func (s *DaemonReload) converge(ctx context.Context, h *Host, apply bool) ([]Cha
 		// EnsureService has restarted the service.
 		for _, st := range states {
 			if h.Run.Changed(s.Units[st.Name]) && (st.Active() || st.StartQueued()) {
-				if err := h.markRestartPending(st.Name); err != nil {
+				if err := restartPending.mark(h, st.Name); err != nil {
 					return nil, err
 				}
 			}
@@ -76,34 +75,4 @@ func (s *DaemonReload) converge(ctx context.Context, h *Host, apply bool) ([]Cha
 		h.Run.reloaded = true
 	}
 	return []Change{c}, nil
-}
-
-// restartPendingDir holds a marker for each running unit whose new unit
-// file systemd has loaded and that has not been restarted since. It is on
-// /run: a reboot, which restarts everything, forgets it.
-const restartPendingDir = "/run/provision/restart-pending"
-
-func (h *Host) markRestartPending(unit string) error {
-	if err := h.mkdirAll(restartPendingDir); err != nil {
-		return fmt.Errorf("mark %s for restart: %w", unit, err)
-	}
-	if err := h.writeFileAtomic(path.Join(restartPendingDir, unit), nil, 0o644, 0, 0, nil); err != nil {
-		return fmt.Errorf("mark %s for restart: %w", unit, err)
-	}
-	return nil
-}
-
-// restartPending reports whether unit is marked for restart.
-func (h *Host) restartPending(unit string) (bool, error) {
-	n, err := h.lstat(path.Join(restartPendingDir, unit))
-	return n.exists, err
-}
-
-// clearRestartPending removes unit's marker, if any.
-func (h *Host) clearRestartPending(unit string) error {
-	pending, err := h.restartPending(unit)
-	if err != nil || !pending {
-		return err
-	}
-	return h.remove(path.Join(restartPendingDir, unit))
 }

@@ -111,7 +111,7 @@ func (s *EnsureService) convergeUnit(ctx context.Context, h *Host, unit string, 
 		return changes, nil
 	}
 
-	pending, err := h.restartPending(unit)
+	pending, err := restartPending.has(h, unit)
 	if err != nil {
 		return changes, err
 	}
@@ -138,7 +138,7 @@ func (s *EnsureService) convergeUnit(ctx context.Context, h *Host, unit string, 
 	if apply && pending && err == nil {
 		// Restarted, started, stopped or not running: nothing runs the
 		// old unit any more.
-		err = h.clearRestartPending(unit)
+		err = restartPending.clear(h, unit)
 	}
 	return changes, err
 }

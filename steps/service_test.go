@@ -247,7 +247,7 @@ func TestPendingRestartFromAnEarlierRun(t *testing.T) {
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.markRestartPending("sidekiq.service"); err != nil {
+	if err := restartPending.mark(h, "sidekiq.service"); err != nil {
 		t.Fatal(err)
 	}
 	pid := sd.state("sidekiq.service").MainPID
@@ -267,7 +267,7 @@ func TestPendingRestartFromAnEarlierRun(t *testing.T) {
 	if sd.state("sidekiq.service").MainPID == pid || !slices.Contains(sd.calls, "restart sidekiq.service") {
 		t.Errorf("calls %q: no restart", sd.calls)
 	}
-	if pending, _ := h.restartPending("sidekiq.service"); pending {
+	if pending, _ := restartPending.has(h, "sidekiq.service"); pending {
 		t.Error("the marker is still there after the restart")
 	}
 	h.Run = &RunState{}

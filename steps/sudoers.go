@@ -50,7 +50,24 @@ func (s *WriteSudoers) target() fileTarget {
 
 // Check implements Step.
 func (s *WriteSudoers) Check(ctx context.Context, h *Host) ([]Change, error) {
-	return h.convergeFile(ctx, s.target(), false)
+	changes, err := h.convergeFile(ctx, s.target(), false)
+	if err != nil || len(changes) > 0 {
+		return changes, err
+	}
+	return s.uncheckedChange(h)
+}
+
+// uncheckedChange reports a drop-in whose content is right but that an
+// earlier run, killed after installing it, never checked as a whole.
+func (s *WriteSudoers) uncheckedChange(h *Host) ([]Change, error) {
+	if h.Offline {
+		return nil, nil
+	}
+	unchecked, err := sudoersUnchecked.has(h, s.Sudoers.Name)
+	if err != nil || !unchecked {
+		return nil, err
+	}
+	return []Change{{Summary: "check the sudo configuration: an earlier run installed this file and did not finish checking it"}}, nil
 }
 
 // Apply implements Step.
@@ -63,8 +80,20 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 		return nil
 	}
 	changes, err := h.convergeFile(ctx, t, false)
-	if err != nil || len(changes) == 0 {
-		return changes, err
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) == 0 {
+		changes, err = s.uncheckedChange(h)
+		if err != nil || len(changes) == 0 {
+			return changes, err
+		}
+		// Installed by a killed run: there is no previous file to put
+		// back if the configuration fails as a whole.
+		if _, err := s.checkInstalled(ctx, h, func() error { return h.remove(t.path) }); err != nil {
+			return nil, err
+		}
+		return changes, nil
 	}
 	prev, err := h.lstat(t.path)
 	if err != nil {
@@ -76,26 +105,51 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 			return nil, err
 		}
 	}
+	if !h.Offline {
+		if err := sudoersUnchecked.mark(h, s.Sudoers.Name); err != nil {
+			return nil, err
+		}
+	}
 	if changes, err = h.convergeFile(ctx, t, true); err != nil {
 		return nil, err
 	}
 	if h.Offline {
 		return changes, nil
 	}
+	rolledBack, err := s.checkInstalled(ctx, h, func() error {
+		if prev.exists {
+			return h.writeFileAtomic(t.path, old, prev.perm(), prev.uid, prev.gid, nil)
+		}
+		return h.remove(t.path)
+	})
+	if rolledBack {
+		return nil, err
+	}
+	return changes, err
+}
+
+// checkInstalled checks the whole sudo configuration with the installed
+// drop-in (visudo -c), undoing the installation with restore when visudo
+// rejects it (rolledBack is then true), then asks sudo whether the drop-in
+// allows what it says. The drop-in's unchecked marker goes once visudo and
+// sudo agree, or once the drop-in is undone.
+func (s *WriteSudoers) checkInstalled(ctx context.Context, h *Host, restore func() error) (rolledBack bool, err error) {
+	path := s.Sudoers.Path()
 	out, err := h.run(ctx, VisudoCmd, "-c")
-	if err == nil {
-		return changes, s.checkAllowed(ctx, h)
-	}
-	msg := visudoMessage(out, err)
-	if prev.exists {
-		err = h.writeFileAtomic(t.path, old, prev.perm(), prev.uid, prev.gid, nil)
-	} else {
-		err = h.remove(t.path)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: sudo configuration rejected by visudo (%s), and putting the previous file back failed: %w", t.path, msg, err)
+		msg := visudoMessage(out, err)
+		if err := restore(); err != nil {
+			return false, fmt.Errorf("%s: sudo configuration rejected by visudo (%s), and putting the previous file back failed: %w", path, msg, err)
+		}
+		if err := sudoersUnchecked.clear(h, s.Sudoers.Name); err != nil {
+			return true, err
+		}
+		return true, fmt.Errorf("%s: sudo configuration rejected by visudo with this file, previous state restored: %s", path, msg)
 	}
-	return nil, fmt.Errorf("%s: sudo configuration rejected by visudo with this file, previous state restored: %s", t.path, msg)
+	if err := s.checkAllowed(ctx, h); err != nil {
+		return false, err
+	}
+	return false, sudoersUnchecked.clear(h, s.Sudoers.Name)
 }
 
 // visudoMessage keeps what visudo says is wrong, without the "parsed OK"
