@@ -41,9 +41,6 @@ func (h *Host) root() string {
 	return h.Root
 }
 
-// online reports whether the host is the running system rather than a tree.
-func (h *Host) online() bool { return !h.Offline }
-
 // hostPath is where path (absolute, on the managed host) is in this
 // process's file system.
 func (h *Host) hostPath(path string) string {

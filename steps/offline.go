@@ -54,6 +54,36 @@ func (o Offline) Restart(ctx context.Context, unit string) error { return ErrOff
 // Enable creates the WantedBy and RequiredBy links of units' [Install]
 // sections under /etc/systemd/system, and reports whether it created any.
 func (o Offline) Enable(ctx context.Context, units ...string) (bool, error) {
+	return o.eachLink(units, func(unit, unitPath, link string, n node) (bool, error) {
+		if n.exists {
+			return false, nil
+		}
+		if err := o.Host.mkdirAll(path.Dir(link)); err != nil {
+			return false, err
+		}
+		if err := o.Host.symlink(unitPath, link); err != nil {
+			return false, fmt.Errorf("enable %s: %w", unit, err)
+		}
+		return true, nil
+	})
+}
+
+// Disable removes the links Enable creates.
+func (o Offline) Disable(ctx context.Context, units ...string) (bool, error) {
+	return o.eachLink(units, func(unit, unitPath, link string, n node) (bool, error) {
+		if !n.exists || n.mode&os.ModeSymlink == 0 {
+			return false, nil
+		}
+		if err := o.Host.remove(link); err != nil {
+			return false, fmt.Errorf("disable %s: %w", unit, err)
+		}
+		return true, nil
+	})
+}
+
+// eachLink calls fn with each link that enabling units creates, as it is
+// on the host now, and reports whether fn changed any.
+func (o Offline) eachLink(units []string, fn func(unit, unitPath, link string, n node) (bool, error)) (bool, error) {
 	changed := false
 	for _, u := range units {
 		links, unitPath, err := o.installLinks(u)
@@ -65,39 +95,10 @@ func (o Offline) Enable(ctx context.Context, units ...string) (bool, error) {
 			if err != nil {
 				return changed, err
 			}
-			if n.exists {
-				continue
-			}
-			if err := o.Host.mkdirAll(path.Dir(l)); err != nil {
-				return changed, err
-			}
-			if err := o.Host.symlink(unitPath, l); err != nil {
-				return changed, fmt.Errorf("enable %s: %w", u, err)
-			}
-			changed = true
-		}
-	}
-	return changed, nil
-}
-
-// Disable removes the links Enable creates.
-func (o Offline) Disable(ctx context.Context, units ...string) (bool, error) {
-	changed := false
-	for _, u := range units {
-		links, _, err := o.installLinks(u)
-		if err != nil {
-			return changed, err
-		}
-		for _, l := range links {
-			n, err := o.Host.lstat(l)
+			did, err := fn(u, unitPath, l, n)
+			changed = changed || did
 			if err != nil {
 				return changed, err
-			}
-			if n.exists && n.mode&os.ModeSymlink != 0 {
-				if err := o.Host.remove(l); err != nil {
-					return changed, fmt.Errorf("disable %s: %w", u, err)
-				}
-				changed = true
 			}
 		}
 	}

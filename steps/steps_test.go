@@ -320,6 +320,4 @@ func snapshot(t *testing.T, root string) []string {
 	return out
 }
 
-func ptr[T any](v T) *T { return &v }
-
 var _ = spec.DefaultPath
