@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -154,21 +155,25 @@ func (c *Container) streamFile(ctrPath string, data []byte, mode os.FileMode) er
 	return nil
 }
 
+// writeFileAtomic writes data to p through a temporary file renamed into
+// place. The temporary file is written by a child process (dd), never
+// opened for writing by this one: a child that this process forks for
+// another container while the file is open would inherit the descriptor
+// until it execs, and an executable still open for writing anywhere
+// cannot be run ("Text file busy", golang/go#22315).
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	tmp := filepath.Join(filepath.Dir(p), fmt.Sprintf(".%s.tmp%d-%d", filepath.Base(p), os.Getpid(), tmpSeq.Add(1)))
+	cmd := exec.Command("dd", "of="+tmp, "conv=excl", "status=none")
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return err
+		err = fmt.Errorf("dd: %w: %s", err, bytes.TrimSpace(out))
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
 	if err == nil {
-		err = f.Chmod(mode.Perm())
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = os.Chmod(tmp, mode.Perm())
 	}
 	if err == nil {
 		err = os.Rename(tmp, p)
@@ -178,6 +183,9 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	}
 	return err
 }
+
+// tmpSeq makes writeFileAtomic's temporary names unique in this process.
+var tmpSeq atomic.Int64
 
 // isUnder reports whether the clean absolute path p is one of dirs or
 // below one of them.
