@@ -1,4 +1,4 @@
-module provision
+module github.com/provision-dev/provision
 
 go 1.26.8
 

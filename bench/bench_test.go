@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"testing"
 
-	"provision/dbusctl"
-	"provision/spec"
-	"provision/steps"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
+	"github.com/provision-dev/provision/steps"
 )
 
 // The check phase of provision, without process start, D-Bus or helper

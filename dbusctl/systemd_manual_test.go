@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"provision/dbusctl"
+	"github.com/provision-dev/provision/dbusctl"
 )
 
 const unitDir = "/etc/systemd/system"

@@ -5,7 +5,7 @@ import (
 	"path"
 	"strings"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // EnsureAuthorizedKeys writes HOME/.ssh/authorized_keys (0600) in HOME/.ssh

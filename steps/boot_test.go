@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"provision/dbusctl"
-	"provision/spec"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
 )
 
 // serviceResult returns the result of step id, failing t when there is none.

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // Build turns a validated spec into the ordered steps that converge a host

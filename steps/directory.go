@@ -3,7 +3,7 @@ package steps
 import (
 	"context"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // EnsureDirectory makes a directory exist with its owner, group and mode.

@@ -3,7 +3,7 @@ package steps
 import (
 	"context"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // EnsureFile makes a regular file exist with its owner, group, mode and,

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 func TestDirectoryApplyTwice(t *testing.T) {

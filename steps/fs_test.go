@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 func TestIsLeftover(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"path"
 	"strings"
 
-	"provision/dbusctl"
+	"github.com/provision-dev/provision/dbusctl"
 )
 
 // ErrOffline is returned by Offline for operations that need a running

@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"provision/dbusctl"
-	"provision/spec"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
 )
 
 // EnsureService enables or disables a service's unit and brings it to the

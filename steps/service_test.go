@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"provision/dbusctl"
-	"provision/spec"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
 )
 
 func sidekiq() spec.Service {

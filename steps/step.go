@@ -6,7 +6,7 @@ package steps
 import (
 	"context"
 
-	"provision/dbusctl"
+	"github.com/provision-dev/provision/dbusctl"
 )
 
 // Change is one difference between the host and the spec.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"provision/dbusctl"
-	"provision/spec"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
 )
 
 // testHost returns a Host rooted in a temporary directory that has an

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // sudoersMode is the mode sudo expects of its configuration files.

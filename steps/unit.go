@@ -3,7 +3,7 @@ package steps
 import (
 	"context"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // WriteUnit writes a service's unit file under /etc/systemd/system,

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // EnsureUser makes a local account exist (useradd) and fixes drift of its

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 func deployUser() spec.User {

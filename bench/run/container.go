@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // timerMarker starts the line that the timer mode adds to the standard

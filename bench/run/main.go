@@ -34,9 +34,9 @@ import (
 	"syscall"
 	"time"
 
-	"provision/bench"
-	"provision/internal/nspawn"
-	"provision/spec"
+	"github.com/provision-dev/provision/bench"
+	"github.com/provision-dev/provision/internal/nspawn"
+	"github.com/provision-dev/provision/spec"
 )
 
 func main() {

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"provision/dbusctl"
-	"provision/spec"
-	"provision/steps"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
+	"github.com/provision-dev/provision/steps"
 )
 
 // probeRun is one converge timed phase by phase inside one process.
@@ -252,7 +252,7 @@ func pprofSummary(flat, cum string) string {
 		}
 		fn := f[len(f)-1]
 		first, _, nested := strings.Cut(fn, "/")
-		if strings.HasPrefix(fn, "provision/") || nested && strings.Contains(first, ".") {
+		if strings.HasPrefix(fn, "github.com/provision-dev/provision/") || nested && strings.Contains(first, ".") {
 			b.WriteString(line + "\n")
 			n++
 		}

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strconv"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // Where the tools and their inputs go in a container.

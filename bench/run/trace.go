@@ -17,7 +17,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // analyzeAll traces each tool but Ansible (too slow under strace) in a

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"provision/internal/nspawn"
-	"provision/spec"
+	"github.com/provision-dev/provision/internal/nspawn"
+	"github.com/provision-dev/provision/spec"
 )
 
 // listingRoots are the paths whose every file, directory and link is

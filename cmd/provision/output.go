@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"provision/spec"
-	"provision/steps"
+	"github.com/provision-dev/provision/spec"
+	"github.com/provision-dev/provision/steps"
 )
 
 // reporter prints a run's results as they come and its recap at the end.

@@ -9,9 +9,9 @@ import (
 	"os"
 	"time"
 
-	"provision/dbusctl"
-	"provision/spec"
-	"provision/steps"
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/spec"
+	"github.com/provision-dev/provision/steps"
 )
 
 // Exit codes.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 const schemaHelp = `Usage: provision schema

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 func TestSchemaCommand(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"slices"
 
-	"provision/spec"
+	"github.com/provision-dev/provision/spec"
 )
 
 // specWarnings returns the warnings cmd shows for a valid spec, sorted by

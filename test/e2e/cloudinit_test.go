@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 const (

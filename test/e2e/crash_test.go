@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 const (

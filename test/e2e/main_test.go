@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // testVersion is linked into the provision binary under test as

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // exampleExecStart is the example's ExecStart, which needs a Rails app;

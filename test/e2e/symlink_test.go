@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 // attackSpec is the example with the .env's mode and the unit changed, so

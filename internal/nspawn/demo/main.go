@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"provision/internal/nspawn"
+	"github.com/provision-dev/provision/internal/nspawn"
 )
 
 func main() {
