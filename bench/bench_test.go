@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 	"github.com/provision-dev/provision/steps"
 )
@@ -83,7 +83,6 @@ func benchRun(b *testing.B, h *steps.Host, sd *fakeSystemd, sp *spec.Spec, mode 
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		h.Run = &steps.RunState{}
 		results, err := steps.Run(ctx, h, steps.Build(sp), mode, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -140,7 +139,7 @@ func convergedHost(b *testing.B, sp *spec.Spec) (*steps.Host, *fakeSystemd) {
 			b.Fatal(err)
 		}
 	}
-	sd := &fakeSystemd{states: map[string]dbusctl.UnitState{}}
+	sd := &fakeSystemd{states: map[string]steps.UnitState{}}
 	h := steps.NewHost(root, sd)
 	h.Exec = setupExec
 	results, err := steps.Run(context.Background(), h, steps.Build(sp), steps.ModeApply, nil)
@@ -159,7 +158,7 @@ func convergedHost(b *testing.B, sp *spec.Spec) (*steps.Host, *fakeSystemd) {
 // machine running the benchmark, not at the temporary root: they succeed
 // without running.
 func setupExec(ctx context.Context, name string, args ...string) ([]byte, error) {
-	if name != steps.VisudoCmd || !slices.Contains(args, "-f") {
+	if name != distro.Visudo || !slices.Contains(args, "-f") {
 		return nil, nil
 	}
 	if _, err := os.Stat("/usr/sbin/visudo"); err != nil {
@@ -178,13 +177,13 @@ func setupExec(ctx context.Context, name string, args ...string) ([]byte, error)
 // nil interface makes them panic.
 type fakeSystemd struct {
 	steps.Systemd
-	states    map[string]dbusctl.UnitState
+	states    map[string]steps.UnitState
 	mutations int
 }
 
 func (f *fakeSystemd) reset() { f.mutations = 0 }
 
-func (f *fakeSystemd) update(units []string, fn func(*dbusctl.UnitState)) {
+func (f *fakeSystemd) update(units []string, fn func(*steps.UnitState)) {
 	f.mutations++
 	for _, u := range units {
 		st := f.state(u)
@@ -193,39 +192,29 @@ func (f *fakeSystemd) update(units []string, fn func(*dbusctl.UnitState)) {
 	}
 }
 
-func (f *fakeSystemd) state(unit string) dbusctl.UnitState {
+func (f *fakeSystemd) state(unit string) steps.UnitState {
 	if st, ok := f.states[unit]; ok {
 		return st
 	}
-	return dbusctl.UnitState{Name: unit, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+	return steps.UnitState{Name: unit, LoadState: steps.LoadNotFound, ActiveState: steps.ActiveInactive, SubState: "dead"}
 }
 
 func (f *fakeSystemd) Reload(ctx context.Context) error {
 	f.mutations++
 	for name, st := range f.states {
-		st.LoadState, st.NeedDaemonReload = "loaded", false
+		st.LoadState, st.NeedDaemonReload = steps.LoadLoaded, false
 		f.states[name] = st
 	}
 	return nil
 }
 
-func (f *fakeSystemd) Enable(ctx context.Context, units ...string) (bool, error) {
-	f.update(units, func(s *dbusctl.UnitState) { s.LoadState, s.UnitFileState = "loaded", "enabled" })
-	return true, nil
-}
-
-func (f *fakeSystemd) Disable(ctx context.Context, units ...string) (bool, error) {
-	f.update(units, func(s *dbusctl.UnitState) { s.UnitFileState = "disabled" })
-	return true, nil
-}
-
 func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
-	f.update([]string{unit}, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState = "active", "running" })
+	f.update([]string{unit}, func(s *steps.UnitState) { s.ActiveState, s.SubState = steps.ActiveActive, "running" })
 	return nil
 }
 
 func (f *fakeSystemd) Stop(ctx context.Context, unit string) error {
-	f.update([]string{unit}, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState = "inactive", "dead" })
+	f.update([]string{unit}, func(s *steps.UnitState) { s.ActiveState, s.SubState = steps.ActiveInactive, "dead" })
 	return nil
 }
 
@@ -233,8 +222,8 @@ func (f *fakeSystemd) Restart(ctx context.Context, unit string) error {
 	return errors.Join(f.Stop(ctx, unit), f.Start(ctx, unit))
 }
 
-func (f *fakeSystemd) States(ctx context.Context, units ...string) ([]dbusctl.UnitState, error) {
-	out := make([]dbusctl.UnitState, len(units))
+func (f *fakeSystemd) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
+	out := make([]steps.UnitState, len(units))
 	for i, u := range units {
 		out[i] = f.state(u)
 	}

@@ -17,16 +17,16 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// PrivateSocket is the path of systemd's private D-Bus socket, which root
+// privateSocket is the path of systemd's private D-Bus socket, which root
 // uses to talk to systemd without a D-Bus daemon. Tests may point it
 // elsewhere.
-var PrivateSocket = "/run/systemd/private"
+var privateSocket = "/run/systemd/private"
 
-// SystemBusAddress is the D-Bus address of the system bus, used when the
+// systemBusAddress is the D-Bus address of the system bus, used when the
 // private socket cannot be used. Empty means the usual one:
 // $DBUS_SYSTEM_BUS_ADDRESS, else /var/run/dbus/system_bus_socket. Tests may
 // set it.
-var SystemBusAddress = ""
+var systemBusAddress = ""
 
 // DefaultJobTimeout is how long Start, Stop, Restart and TryRestart wait for
 // systemd to finish a job when Conn.JobTimeout is zero.
@@ -34,7 +34,7 @@ const DefaultJobTimeout = 90 * time.Second
 
 // ErrNoSystemd means that neither systemd's private socket nor the system
 // bus led to a running systemd. Connect wraps it with the reasons.
-var ErrNoSystemd = errors.New("systemd is not reachable (is it running as PID 1?); use --root DIR to converge an offline tree instead")
+var ErrNoSystemd = errors.New("systemd is not reachable (is it running as PID 1?)")
 
 const (
 	systemdDest  = "org.freedesktop.systemd1"
@@ -61,7 +61,7 @@ type Conn struct {
 }
 
 // Connect connects to systemd. As root it uses systemd's private socket
-// (PrivateSocket), which needs no D-Bus daemon; otherwise, or when that
+// (privateSocket), which needs no D-Bus daemon; otherwise, or when that
 // fails, it uses the system bus and checks that systemd answers there. When
 // neither works it returns an error wrapping ErrNoSystemd.
 //
@@ -134,7 +134,7 @@ func connect(ctx context.Context, dial dialer) (*Conn, error) {
 }
 
 func dialPrivate(connCtx context.Context) (*dbus.Conn, error) {
-	conn, err := dbus.Dial("unix:path="+PrivateSocket, dbus.WithContext(connCtx))
+	conn, err := dbus.Dial("unix:path="+privateSocket, dbus.WithContext(connCtx))
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +147,8 @@ func dialPrivate(connCtx context.Context) (*dbus.Conn, error) {
 func dialSystemBus(connCtx context.Context) (*dbus.Conn, error) {
 	var conn *dbus.Conn
 	var err error
-	if SystemBusAddress != "" {
-		conn, err = dbus.Dial(SystemBusAddress, dbus.WithContext(connCtx))
+	if systemBusAddress != "" {
+		conn, err = dbus.Dial(systemBusAddress, dbus.WithContext(connCtx))
 	} else {
 		conn, err = dbus.SystemBusPrivate(dbus.WithContext(connCtx))
 	}

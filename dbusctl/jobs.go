@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/provision-dev/provision/internal/distro"
 )
 
 // Op names the job a JobError is about, as systemctl's verb for it.
@@ -139,10 +141,6 @@ func (e *JobError) Error() string {
 // Unwrap returns the sentinel for e.Result.
 func (e *JobError) Unwrap() error { return e.Result.Err() }
 
-// Journalctl is the journalctl binary run to read a failed unit's last
-// journal lines. It is looked up in $PATH unless it contains a slash.
-var Journalctl = "journalctl"
-
 // journalLines is how many journal lines a JobError carries at most.
 const journalLines = 20
 
@@ -151,10 +149,12 @@ const journalTimeout = 5 * time.Second
 
 // Start starts unit and waits until systemd reports the job's result. It
 // returns nil when the job is done and a *JobError otherwise, carrying the
-// unit's last journal lines. Note that for Type=simple services the start
-// job is done as soon as the process was forked: a binary that cannot be
-// executed or exits at once shows up only in the unit's state afterwards.
-// The wait is bounded by ctx and by c.JobTimeout.
+// unit's last journal lines. For a Type=simple or Type=idle service, whose
+// start job systemd reports done as soon as it has forked the process,
+// Start then watches the unit until its main process has executed
+// ExecStart= (see settleTimeout): a binary that cannot be executed, or a
+// process that exits at once, is a failed start (Result ResultFailed),
+// not a success. The wait is bounded by ctx and by c.JobTimeout.
 func (c *Conn) Start(ctx context.Context, unit string) error {
 	return c.runJob(ctx, OpStart, unit, c.sd.StartUnitContext)
 }
@@ -238,9 +238,9 @@ func (c *Conn) runJob(ctx context.Context, op Op, unit string, enqueue enqueueFu
 	return err
 }
 
-// SettleTimeout bounds how long Start and Restart watch a Type=simple or
+// settleTimeout bounds how long Start and Restart watch a Type=simple or
 // Type=idle service after systemd reported its job done.
-var SettleTimeout = 2 * time.Second
+var settleTimeout = 2 * time.Second
 
 // settle makes the result of starting a Type=simple or Type=idle service
 // mean something. systemd reports such a start job done as soon as it has
@@ -249,7 +249,7 @@ var SettleTimeout = 2 * time.Second
 // unit. settle watches the unit until its main process has executed its
 // binary (systemd names the forked child "(NAME)" until then), and returns
 // a failed *JobError when the unit fails or enters auto-restart first. It
-// gives up quietly after SettleTimeout, and on any error reading the unit:
+// gives up quietly after settleTimeout, and on any error reading the unit:
 // the job itself was done.
 func (c *Conn) settle(ctx context.Context, op Op, unit string) *JobError {
 	if !strings.HasSuffix(unit, ".service") {
@@ -262,7 +262,7 @@ func (c *Conn) settle(ctx context.Context, op Op, unit string) *JobError {
 	if t, _ := typ.Value.Value().(string); t != "simple" && t != "idle" {
 		return nil
 	}
-	deadline := time.Now().Add(SettleTimeout)
+	deadline := time.Now().Add(settleTimeout)
 	for {
 		st, err := c.State(ctx, unit)
 		if err != nil {
@@ -314,7 +314,7 @@ func waitJob(ctx, waitCtx context.Context, results <-chan string, op Op, unit st
 func journalTail(ctx context.Context, unit string) []string {
 	ctx, cancel := context.WithTimeout(ctx, journalTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Journalctl, "-u", unit, "-n", strconv.Itoa(journalLines), "--no-pager", "-o", "cat")
+	cmd := exec.CommandContext(ctx, distro.Journalctl, "-u", unit, "-n", strconv.Itoa(journalLines), "--no-pager", "-o", "cat")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

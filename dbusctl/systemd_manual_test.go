@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/internal/distro"
 )
 
 const unitDir = "/etc/systemd/system"
@@ -72,7 +73,6 @@ func writeUnits(t *testing.T, c *dbusctl.Conn, units map[string]string) {
 	t.Cleanup(func() {
 		for _, name := range names {
 			_ = c.Stop(ctx, name)
-			_, _ = c.Disable(ctx, name)
 			_ = os.Remove(filepath.Join(unitDir, name))
 			// A failed unit stays loaded until its failure is reset.
 			_ = exec.Command("systemctl", "reset-failed", name).Run()
@@ -98,7 +98,7 @@ func state(t *testing.T, c *dbusctl.Conn, unit string) dbusctl.UnitState {
 // journal returns what the journal holds for unit.
 func journal(t *testing.T, unit string) string {
 	t.Helper()
-	out, err := exec.Command(dbusctl.Journalctl, "-u", unit, "--no-pager", "-o", "cat").CombinedOutput()
+	out, err := exec.Command(distro.Journalctl, "-u", unit, "--no-pager", "-o", "cat").CombinedOutput()
 	if err != nil {
 		t.Fatalf("journalctl -u %s: %v\n%s", unit, err, out)
 	}
@@ -114,16 +114,6 @@ func TestSystemdLifecycle(t *testing.T) {
 	s := state(t, c, demo)
 	if s.Name != demo || (s.LoadState != "loaded" && s.LoadState != "") || s.ActiveState != "inactive" || s.UnitFileState != "disabled" || s.MainPID != 0 {
 		t.Fatalf("fresh unit: %+v", s)
-	}
-
-	for i, want := range []bool{true, false} {
-		changed, err := c.Enable(ctx, demo)
-		if err != nil || changed != want {
-			t.Fatalf("Enable #%d = %v, %v; want %v, nil", i+1, changed, err, want)
-		}
-	}
-	if s := state(t, c, demo); !s.Enabled() || s.NeedDaemonReload {
-		t.Fatalf("after Enable: %+v", s)
 	}
 
 	if err := c.Start(ctx, demo); err != nil {
@@ -193,16 +183,6 @@ func TestSystemdLifecycle(t *testing.T) {
 	} else {
 		t.Logf("Kill of a stopped unit: %v", err)
 	}
-
-	for i, want := range []bool{true, false} {
-		changed, err := c.Disable(ctx, demo)
-		if err != nil || changed != want {
-			t.Fatalf("Disable #%d = %v, %v; want %v, nil", i+1, changed, err, want)
-		}
-	}
-	if s := state(t, c, demo); s.UnitFileState != "disabled" {
-		t.Fatalf("after Disable: %+v", s)
-	}
 }
 
 func TestSystemdStartFailure(t *testing.T) {
@@ -236,44 +216,48 @@ func TestSystemdStartFailure(t *testing.T) {
 		t.Logf("%s error:\n%s", op.name, msg)
 	}
 
-	// With Type=simple the start job is done once the process is forked; the
-	// failure to execute shows only in the unit's state, as Start documents.
-	if err := c.Start(ctx, simpleUnit); err != nil {
-		t.Fatalf("Start of a Type=simple unit: %v", err)
+	// With Type=simple systemd reports the start job done once the process
+	// is forked; Start watches the unit until ExecStart= has run, so the
+	// missing binary is a failed start all the same (see Conn.Start).
+	err := c.Start(ctx, simpleUnit)
+	var jerr *dbusctl.JobError
+	if !errors.As(err, &jerr) || !errors.Is(err, dbusctl.ErrJobFailed) || jerr.Unit != simpleUnit {
+		t.Fatalf("Start of a Type=simple unit whose binary is missing = %v, want a JobError for a failed job", err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for s := state(t, c, simpleUnit); s.ActiveState != "failed"; s = state(t, c, simpleUnit) {
-		if time.Now().After(deadline) {
-			t.Fatalf("Type=simple unit with a missing binary: %+v, want failed", s)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if s := state(t, c, simpleUnit); s.ActiveState != "failed" {
+		t.Errorf("Type=simple unit with a missing binary: %+v, want failed", s)
 	}
 }
 
-func TestSystemdNoInstallSection(t *testing.T) {
+// Loaded lists the loaded units matching a pattern, and loads none.
+func TestSystemdLoaded(t *testing.T) {
 	c := connect(t)
-	const (
-		static = "dbusctl-test-static.service"
-		normal = "dbusctl-test-normal.service"
-	)
-	writeUnits(t, c, map[string]string{
-		static: "[Service]\nExecStart=/bin/sleep infinity\n",
-		normal: sleeper,
-	})
-	// The unit is named even when another unit of the same call has an
-	// [Install] section, which systemd itself would not report.
-	changed, err := c.Enable(context.Background(), normal, static)
-	var nerr *dbusctl.NoInstallSectionError
-	if !errors.Is(err, dbusctl.ErrNoInstallSection) || !errors.As(err, &nerr) || nerr.Unit != static {
-		t.Fatalf("Enable of a unit without [Install] = %v, want NoInstallSectionError for %s", err, static)
+	ctx := context.Background()
+	const tmpl = "dbusctl-test-tmpl@.service"
+	writeUnits(t, c, map[string]string{tmpl: sleeper})
+	for _, u := range []string{"dbusctl-test-tmpl@1.service", "dbusctl-test-tmpl@2.service"} {
+		if err := c.Start(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Stop(ctx, u) })
 	}
-	if !changed {
-		t.Error("Enable did not report enabling the unit before the failing one")
+	got, err := c.Loaded(ctx, "dbusctl-test-tmpl@*.service")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := state(t, c, static); s.UnitFileState != "static" {
-		t.Errorf("unit without [Install]: %+v, want UnitFileState static", s)
+	var names []string
+	for _, s := range got {
+		if s.ActiveState != "active" {
+			t.Errorf("%s: %+v, want active", s.Name, s)
+		}
+		names = append(names, s.Name)
 	}
-	t.Logf("Enable error: %v", err)
+	if want := []string{"dbusctl-test-tmpl@1.service", "dbusctl-test-tmpl@2.service"}; !slices.Equal(names, want) {
+		t.Errorf("Loaded = %q, want %q", names, want)
+	}
+	if got, err := c.Loaded(ctx, "dbusctl-test-tmpl@3*.service"); err != nil || len(got) != 0 {
+		t.Errorf("Loaded of an instance that never ran = %+v, %v; want none", got, err)
+	}
 }
 
 func TestSystemdNoSuchUnit(t *testing.T) {
@@ -283,9 +267,6 @@ func TestSystemdNoSuchUnit(t *testing.T) {
 
 	if err := c.Start(ctx, missing); !errors.Is(err, dbusctl.ErrNoSuchUnit) {
 		t.Errorf("Start of a missing unit = %v, want ErrNoSuchUnit", err)
-	}
-	if _, err := c.Enable(ctx, missing); !errors.Is(err, dbusctl.ErrNoSuchUnit) {
-		t.Errorf("Enable of a missing unit = %v, want ErrNoSuchUnit", err)
 	}
 	states, err := c.States(ctx, missing, "dbus.service")
 	if err != nil {
@@ -401,10 +382,10 @@ func TestSystemdSystemBus(t *testing.T) {
 	if _, err := os.Stat("/run/dbus/system_bus_socket"); err != nil {
 		t.Skip("no system bus")
 	}
-	old := dbusctl.PrivateSocket
-	dbusctl.PrivateSocket = filepath.Join(t.TempDir(), "no-such-socket")
+	old := *dbusctl.PrivateSocketForTest
+	*dbusctl.PrivateSocketForTest = filepath.Join(t.TempDir(), "no-such-socket")
 	c, err := dbusctl.Connect(context.Background())
-	dbusctl.PrivateSocket = old
+	*dbusctl.PrivateSocketForTest = old
 	if err != nil {
 		t.Fatalf("Connect through the system bus: %v", err)
 	}
@@ -421,9 +402,8 @@ func TestSystemdSystemBus(t *testing.T) {
 	}
 }
 
-// TestSystemdTimings logs what the calls cost. Its limit is loose so that a
-// busy machine does not fail it; it catches the no-op path (States of a
-// handful of units) doing something as slow as a daemon-reload.
+// TestSystemdTimings logs what the calls cost (the benchmarks of make bench
+// hold the targets); it fails only when a call does.
 func TestSystemdTimings(t *testing.T) {
 	connect(t)
 	ctx := context.Background()
@@ -454,9 +434,6 @@ func TestSystemdTimings(t *testing.T) {
 	for _, n := range []int{1, 10} {
 		d := median(t, 51, func() error { _, err := c.States(ctx, names[:n]...); return err })
 		t.Logf("States of %d units: %s", n, d)
-		if limit := 250 * time.Millisecond; d > limit {
-			t.Errorf("States of %d units took %s, more than %s", n, d, limit)
-		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,73 +19,14 @@ import (
 // from Kill, that the unit is not loaded because nothing of it runs.
 var ErrNoSuchUnit = errors.New("no such unit")
 
-// ErrNoInstallSection means a unit file cannot be enabled because it has no
-// [Install] section. *NoInstallSectionError matches it with errors.Is.
-var ErrNoInstallSection = errors.New("unit has no [Install] section")
-
-// NoInstallSectionError is returned by Enable for a unit file that has no
-// [Install] section (no WantedBy=, RequiredBy=, Alias= or Also=): systemd
-// has nothing to enable, and the unit can only be started, or pulled in by
-// another unit.
-type NoInstallSectionError struct {
-	// Unit is the unit that could not be enabled.
-	Unit string
-}
-
-// Error names the unit and says why it cannot be enabled.
-func (e *NoInstallSectionError) Error() string {
-	return fmt.Sprintf("enable %s: the unit file has no [Install] section (WantedBy=, RequiredBy=, Alias= or Also=), so there is nothing to enable", e.Unit)
-}
-
-// Is reports whether target is ErrNoInstallSection.
-func (e *NoInstallSectionError) Is(target error) bool { return target == ErrNoInstallSection }
-
 // Reload makes systemd reread all unit files, as systemctl daemon-reload
 // does, and returns when it has. It is by far the most expensive call here
 // (hundreds of milliseconds): make it only after a unit file changed.
 func (c *Conn) Reload(ctx context.Context) error {
 	if err := c.sd.ReloadContext(ctx); err != nil {
-		return fmt.Errorf("daemon-reload: %w", err)
+		return fmt.Errorf("call Manager.Reload: %w", busError(err))
 	}
 	return nil
-}
-
-// Enable enables the unit files of units persistently (symlinks under
-// /etc, as systemctl enable makes) without replacing symlinks to other
-// units, and reports whether any symlink changed. It neither reloads
-// systemd nor starts anything; the units' UnitFileState reflects the change
-// at once all the same. A unit without an [Install] section gives a
-// *NoInstallSectionError, a unit without a unit file an error matching
-// ErrNoSuchUnit. Units are enabled one by one, in order, so that the unit
-// without [Install] can be named; on error, changed reports what the units
-// before it changed.
-func (c *Conn) Enable(ctx context.Context, units ...string) (changed bool, err error) {
-	for _, u := range units {
-		carriesInstallInfo, changes, err := c.sd.EnableUnitFilesContext(ctx, []string{u}, false, false)
-		if err != nil {
-			return changed, fmt.Errorf("enable %s: %w", u, busError(err))
-		}
-		if len(changes) > 0 {
-			changed = true
-		} else if !carriesInstallInfo {
-			return changed, &NoInstallSectionError{Unit: u}
-		}
-	}
-	return changed, nil
-}
-
-// Disable removes the symlinks that enable units, in /etc, as systemctl
-// disable does, and reports whether any were removed. It neither reloads
-// systemd nor stops anything.
-func (c *Conn) Disable(ctx context.Context, units ...string) (changed bool, err error) {
-	if len(units) == 0 {
-		return false, nil
-	}
-	changes, err := c.sd.DisableUnitFilesContext(ctx, units, false)
-	if err != nil {
-		return false, fmt.Errorf("disable %s: %w", strings.Join(units, " "), busError(err))
-	}
-	return len(changes) > 0, nil
 }
 
 // Kill sends signal to all processes of unit, main and control processes
@@ -194,6 +136,23 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 		return nil, fmt.Errorf("read unit states: %w", err)
 	}
 	return states, nil
+}
+
+// Loaded returns the state of the units systemd has loaded whose names
+// match the glob pattern (as systemctl list-units PATTERN matches them,
+// e.g. "worker@*.service"), sorted by name. Like States it loads nothing;
+// MainPID, NRestarts, UnitFileState and NeedDaemonReload are left zero.
+func (c *Conn) Loaded(ctx context.Context, pattern string) ([]UnitState, error) {
+	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, []string{pattern})
+	if err != nil {
+		return nil, fmt.Errorf("list units %s: %w", pattern, busError(err))
+	}
+	out := make([]UnitState, 0, len(loaded))
+	for _, st := range loaded {
+		out = append(out, UnitState{Name: st.Name, LoadState: st.LoadState, ActiveState: st.ActiveState, SubState: st.SubState, Job: st.JobType})
+	}
+	slices.SortFunc(out, func(a, b UnitState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // fileStates fills in the states of units systemd has not loaded from

@@ -65,7 +65,7 @@ func formatErrors(errs []error) string {
 // *multierror.Error whose Errors are *Error sorted by position, printed one
 // per line, or nil when there are none.
 func collect(errs []*Error) error {
-	errs = sortErrors(errs)
+	errs = SortErrors(errs)
 	if len(errs) > MaxErrors {
 		more := len(errs) - MaxErrors
 		errs = append(errs[:MaxErrors:MaxErrors], &Error{File: errs[0].File, Msg: fmt.Sprintf("too many errors (%d more)", more)})
@@ -80,8 +80,9 @@ func collect(errs []*Error) error {
 	return merr.ErrorOrNil()
 }
 
-// sortErrors sorts problems by position and drops repeated ones.
-func sortErrors(errs []*Error) []*Error {
+// SortErrors sorts errors by position, then path and message, and drops
+// duplicates. It sorts errs in place and returns it.
+func SortErrors(errs []*Error) []*Error {
 	slices.SortStableFunc(errs, func(a, b *Error) int {
 		return cmp.Or(
 			cmp.Compare(a.Line, b.Line),
@@ -91,4 +92,16 @@ func sortErrors(errs []*Error) []*Error {
 		)
 	})
 	return slices.CompactFunc(errs, func(a, b *Error) bool { return *a == *b })
+}
+
+// Warning returns a warning about the value at the logical path p (such as
+// "services[0].exec_start"), positioned in the document Load read; a Spec
+// built in code gives a warning with the path alone.
+func (s *Spec) Warning(p, msg string) *Error {
+	w := &Error{Path: p, Msg: msg}
+	if s.locate != nil {
+		w = s.locate(pathError{path: p, msg: msg})
+	}
+	w.Warning = true
+	return w
 }

@@ -26,35 +26,36 @@ import (
 //     create under files: systemd refuses to start the service while the
 //     file is missing.
 //
-// MissingExecutables adds the one check that needs the host.
+// Checks that need the host (the programs services run) are in
+// internal/hostcheck.
 func (s *Spec) Warnings() []*Error {
 	return slices.Clone(s.warnings)
 }
 
-// unitSetting is one setting of a service's unit, with the logical path,
+// Setting is one setting of a service's unit, with the logical path,
 // relative to the service, of the value it comes from.
-type unitSetting struct {
-	section, name, value string
-	path                 string
+type Setting struct {
+	Section, Name, Value string
+	Path                 string
 }
 
-// unitSettings lists the settings a service's unit file holds: for a
+// Settings lists the settings a service's unit file holds: for a
 // structured service each element of After= and Wants= separately (at
 // after[j], wants[j]), extra options at options[k].value, and the other
 // fields at their key; for a verbatim unit every option, all at "unit".
-func unitSettings(s Service) []unitSetting {
+func (s Service) Settings() []Setting {
 	if s.Unit != "" {
 		opts, err := unit.DeserializeOptions(strings.NewReader(s.Unit))
 		if err != nil {
 			return nil
 		}
-		settings := make([]unitSetting, len(opts))
+		settings := make([]Setting, len(opts))
 		for i, o := range opts {
-			settings[i] = unitSetting{o.Section, o.Name, o.Value, "unit"}
+			settings[i] = Setting{o.Section, o.Name, o.Value, "unit"}
 		}
 		return settings
 	}
-	var settings []unitSetting
+	var settings []Setting
 	for _, l := range unitLines(s) {
 		switch {
 		case l.path == "after" || l.path == "wants":
@@ -63,12 +64,12 @@ func unitSettings(s Service) []unitSetting {
 				list = s.Wants
 			}
 			for j, v := range list {
-				settings = append(settings, unitSetting{l.opt.Section, l.opt.Name, v, indexPath(l.path, j)})
+				settings = append(settings, Setting{l.opt.Section, l.opt.Name, v, indexPath(l.path, j)})
 			}
 		case strings.HasPrefix(l.path, "options["):
-			settings = append(settings, unitSetting{l.opt.Section, l.opt.Name, l.opt.Value, l.path + ".value"})
+			settings = append(settings, Setting{l.opt.Section, l.opt.Name, l.opt.Value, l.path + ".value"})
 		default:
-			settings = append(settings, unitSetting{l.opt.Section, l.opt.Name, l.opt.Value, l.path})
+			settings = append(settings, Setting{l.opt.Section, l.opt.Name, l.opt.Value, l.path})
 		}
 	}
 	return settings
@@ -87,25 +88,25 @@ func lint(s *Spec) []pathError {
 	}
 	for i, svc := range s.Services {
 		p := indexPath("services", i)
-		var execStart, serviceType *unitSetting
-		for _, set := range unitSettings(svc) {
+		var execStart, serviceType *Setting
+		for _, set := range svc.Settings() {
 			switch {
-			case set.section == sectionUnit && (set.name == "After" || set.name == "Wants"):
-				if slices.Contains(strings.Fields(set.value), "syslog.target") {
-					warn(p+"."+set.path, "syslog.target is obsolete: syslog is socket-activated (syslog.socket), so %s=syslog.target does nothing; remove it", set.name)
+			case set.Section == sectionUnit && (set.Name == "After" || set.Name == "Wants"):
+				if slices.Contains(strings.Fields(set.Value), "syslog.target") {
+					warn(p+"."+set.Path, "syslog.target is obsolete: syslog is socket-activated (syslog.socket), so %s=syslog.target does nothing; remove it", set.Name)
 				}
-			case set.section == sectionService && set.name == "ExecStart":
+			case set.Section == sectionService && set.Name == "ExecStart":
 				execStart = &set
-			case set.section == sectionService && set.name == "Type":
+			case set.Section == sectionService && set.Name == "Type":
 				serviceType = &set
-			case set.section == sectionService && set.name == "EnvironmentFile":
-				file := set.value
+			case set.Section == sectionService && set.Name == "EnvironmentFile":
+				file := set.Value
 				if !strings.HasPrefix(file, "-") && !strings.Contains(file, "%") && !created[file] {
-					warn(p+"."+set.path, "%s is not created by this spec, and systemd will not start the service while it is missing: list it under files (content may be left out), or write \"-%s\" if it may be missing", file, file)
+					warn(p+"."+set.Path, "%s is not created by this spec, and systemd will not start the service while it is missing: list it under files (content may be left out), or write \"-%s\" if it may be missing", file, file)
 				}
 			}
 		}
-		if execStart == nil || !strings.Contains(strings.ToLower(execStart.value), "sidekiq") {
+		if execStart == nil || !strings.Contains(strings.ToLower(execStart.Value), "sidekiq") {
 			continue
 		}
 		typePath, runs := p+".type", "Type=simple (type is not set)"
@@ -113,9 +114,9 @@ func lint(s *Spec) []pathError {
 			typePath, runs = p+".unit", "Type=simple (the unit sets no Type=)"
 		}
 		if serviceType != nil {
-			typePath, runs = p+"."+serviceType.path, "Type="+serviceType.value
+			typePath, runs = p+"."+serviceType.Path, "Type="+serviceType.Value
 		}
-		if serviceType == nil || serviceType.value == "simple" || serviceType.value == "exec" {
+		if serviceType == nil || serviceType.Value == "simple" || serviceType.Value == "exec" {
 			warn(typePath, "Sidekiq runs with %s: systemctl restart returns before Sidekiq handles signals, so a TSTP (quiet) sent right after a restart can be lost; use type: notify with a WatchdogSec= option (Sidekiq 6 and later support sd_notify), so that a restart waits until Sidekiq is ready", runs)
 		}
 	}

@@ -71,7 +71,7 @@ func Load(filename string, data []byte) (*Spec, error) {
 		w.Warning = true
 		s.warnings = append(s.warnings, w)
 	}
-	s.warnings = sortErrors(s.warnings)
+	s.warnings = SortErrors(s.warnings)
 	return &s, nil
 }
 

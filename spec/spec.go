@@ -1,6 +1,6 @@
 // Package spec is provision's configuration model: the YAML spec, its
-// validation and the files rendered from it. It never changes the host;
-// MissingExecutables is the only part that reads it.
+// validation and the files rendered from it. It never reads or changes the
+// host (internal/hostcheck holds the checks that read it).
 //
 // Load parses and validates a spec and fills in defaults; a *Spec returned
 // by Load is valid. RenderUnit and RenderSudoers turn it into the exact bytes

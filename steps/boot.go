@@ -21,10 +21,15 @@ const bootNote = "the system is still booting, and the unit may be ordered after
 // the job is queued, reported as such, and runs when its turn comes. A
 // failure then shows in the unit's state and journal, and in the next run
 // of provision, which waits again once the system is up.
-func (h *Host) booting(ctx context.Context) (bool, error) {
-	st, err := h.Systemd.SystemState(ctx)
-	if err != nil {
-		return false, err
+//
+// The system state is read once per run.
+func (e *Env) booting(ctx context.Context) (bool, error) {
+	if e.run.system == "" {
+		st, err := e.Host.Systemd.SystemState(ctx)
+		if err != nil {
+			return false, err
+		}
+		e.run.system = st
 	}
-	return st.Booting(), nil
+	return e.run.system.Booting(), nil
 }

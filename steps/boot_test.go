@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provision-dev/provision/dbusctl"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -29,21 +28,21 @@ func serviceResult(t *testing.T, res []Result, id string) Result {
 // job; once the system is up, it is waited for.
 func TestStartWhileBooting(t *testing.T) {
 	for _, tc := range []struct {
-		system dbusctl.SystemState
+		system SystemState
 		// wantCall is the systemd call that starts the unit.
 		wantCall string
 		queued   bool
 	}{
 		// cloud-init's runcmd: cloud-final.service is a boot job.
-		{dbusctl.SystemStarting, "start-no-wait sidekiq.service", true},
+		{SystemStarting, "start-no-wait sidekiq.service", true},
 		// Before basic.target, from an early unit.
-		{dbusctl.SystemInitializing, "start-no-wait sidekiq.service", true},
+		{SystemInitializing, "start-no-wait sidekiq.service", true},
 		// The boot is over: wait for the job's result.
-		{dbusctl.SystemRunning, "start sidekiq.service", false},
+		{SystemRunning, "start sidekiq.service", false},
 		// Over, with a failed unit: still over.
-		{dbusctl.SystemDegraded, "start sidekiq.service", false},
+		{SystemDegraded, "start sidekiq.service", false},
 		// Rescue mode runs no boot transaction that could block the start.
-		{dbusctl.SystemMaintenance, "start sidekiq.service", false},
+		{SystemMaintenance, "start sidekiq.service", false},
 	} {
 		t.Run(string(tc.system), func(t *testing.T) {
 			h, sd := testHost(t)
@@ -70,7 +69,7 @@ func TestStartWhileBooting(t *testing.T) {
 			if want := "start queued, not waited for (inactive -> active): the system is still booting"; tc.queued != strings.Contains(got, want) {
 				t.Errorf("changes:\n%s\nwant %q in them: %v", got, want, tc.queued)
 			}
-			if st := sd.state("sidekiq.service"); tc.queued != (st.Job == "start" && !st.Active()) {
+			if st := sd.state("sidekiq.service"); tc.queued != (st.Job == JobStart && !st.Active()) {
 				t.Errorf("state after apply = %+v, want a queued start job: %v", st, tc.queued)
 			}
 		})
@@ -81,16 +80,15 @@ func TestStartWhileBooting(t *testing.T) {
 // start failed is started again and its failure is reported.
 func TestQueuedStartThenFailure(t *testing.T) {
 	h, sd := testHost(t)
-	sd.system = dbusctl.SystemStarting
+	sd.system = SystemStarting
 	steps := Build(serviceSpec(sidekiq()))
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The queued job ran after the boot job and failed.
-	sd.set("sidekiq.service", func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.Job = "failed", "failed", "" })
-	sd.system = dbusctl.SystemDegraded
+	sd.set("sidekiq.service", func(s *UnitState) { s.ActiveState, s.SubState, s.Job = ActiveFailed, "failed", JobNone })
+	sd.system = SystemDegraded
 	sd.startErr = errors.New("start sidekiq.service: job failed")
-	h.Run = &RunState{}
 	res, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err == nil || !strings.Contains(err.Error(), "job failed") {
 		t.Fatalf("apply after a failed queued start: err = %v, want the job's failure", err)
@@ -109,9 +107,8 @@ func TestRestartWhileBooting(t *testing.T) {
 	if _, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	sd.system, sd.calls = dbusctl.SystemStarting, nil
+	sd.system, sd.calls = SystemStarting, nil
 	svc.ExecStart = "/usr/bin/sidekiq -e staging"
-	h.Run = &RunState{}
 	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -133,9 +130,9 @@ func TestStopCancelsQueuedStart(t *testing.T) {
 	h, sd := testHost(t)
 	svc := sidekiq()
 	svc.State = spec.StateStopped
-	sd.system = dbusctl.SystemStarting
-	sd.set("sidekiq.service", func(s *dbusctl.UnitState) {
-		s.LoadState, s.ActiveState, s.SubState, s.UnitFileState, s.Job = "loaded", "inactive", "dead", "enabled", "start"
+	sd.system = SystemStarting
+	sd.set("sidekiq.service", func(s *UnitState) {
+		s.LoadState, s.ActiveState, s.SubState, s.Job = LoadLoaded, ActiveInactive, "dead", JobStart
 	})
 	res := applyTwice(t, h, Build(serviceSpec(svc)))
 	if !slices.Contains(sd.calls, "stop sidekiq.service") {
@@ -144,7 +141,7 @@ func TestStopCancelsQueuedStart(t *testing.T) {
 	if r := serviceResult(t, res, "service sidekiq"); len(r.Changes) != 1 || r.Changes[0].Summary != "stop (inactive, start queued -> inactive)" {
 		t.Errorf("service sidekiq: %+v", r.Changes)
 	}
-	if st := sd.state("sidekiq.service"); st.Job != "" {
+	if st := sd.state("sidekiq.service"); st.Job != JobNone {
 		t.Errorf("after stop: %+v, want no job", st)
 	}
 }
@@ -153,7 +150,7 @@ func TestStopCancelsQueuedStart(t *testing.T) {
 // starts nor queues anything.
 func TestPlanWhileBooting(t *testing.T) {
 	h, sd := testHost(t)
-	sd.system = dbusctl.SystemStarting
+	sd.system = SystemStarting
 	res, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeCheck, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +170,7 @@ func TestPlanWhileBooting(t *testing.T) {
 // service step before anything is started.
 func TestSystemStateError(t *testing.T) {
 	h, _ := testHost(t)
-	h.Systemd = &brokenState{fakeSystemd: &fakeSystemd{states: map[string]dbusctl.UnitState{}}}
+	h.Systemd = &brokenState{fakeSystemd: newFakeSystemd()}
 	res, _ := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
 	r := serviceResult(t, res, "service sidekiq")
 	if r.Status != StatusFailed || !strings.Contains(r.Err.Error(), "system state") {
@@ -187,6 +184,6 @@ func TestSystemStateError(t *testing.T) {
 // brokenState is a fakeSystemd whose SystemState fails.
 type brokenState struct{ *fakeSystemd }
 
-func (b *brokenState) SystemState(ctx context.Context) (dbusctl.SystemState, error) {
+func (b *brokenState) SystemState(ctx context.Context) (SystemState, error) {
 	return "", errors.New("read system state: connection reset")
 }

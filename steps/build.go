@@ -8,104 +8,108 @@ import (
 	"github.com/provision-dev/provision/spec"
 )
 
-// Build turns a validated spec into the ordered steps that converge a host
-// to it: groups, users and their keys, directories, files, sudoers
-// drop-ins, unit files, one daemon-reload, then services. Each step needs
-// the steps that create what it refers to (its owner, its parent
-// directory, its unit file), so a failure skips only what depends on it.
-func Build(sp *spec.Spec) []Step {
-	var out []Step
-	groupStep := map[string]string{}
-	userStep := map[string]string{}
-	dirStep := map[string]string{}
-	fileStep := map[string]string{}
+// Build turns a validated spec into the graph of steps that converge a
+// host to it, in this order: groups, users and their keys, directories,
+// files, sudoers drop-ins, unit files and their [Install] links, one
+// daemon-reload, then services.
+//
+// Needs: each step needs the steps that create what it refers to (its
+// owner, its parent directory; a service its unit, the reload, its user,
+// group, working directory and environment file), so that a failure
+// skips only what depends on it; the links of a unit need the unit.
+//
+// Notifications: a unit file that changed notifies the reload (touching
+// the service's units), as do changed links (touching none); the reload
+// notifies every service, which restarts the running units it touched.
+func Build(sp *spec.Spec) *Graph {
+	g := &Graph{}
+	groupStep := map[string]Step{}
+	userStep := map[string]Step{}
+	dirStep := map[string]Step{}
+	fileStep := map[string]Step{}
 
 	for _, u := range sp.Users {
 		if _, ok := groupStep[u.Group]; !ok {
-			g := &EnsureGroup{Name: u.Group, System: u.System}
-			groupStep[u.Group] = g.ID()
-			out = append(out, g)
+			groupStep[u.Group] = g.Add(&ensureGroup{name: u.Group, system: u.System})
 		}
 	}
 	for _, u := range sp.Users {
-		s := &EnsureUser{User: u}
-		s.needs = lookup(groupStep, append([]string{u.Group}, u.Groups...)...)
-		userStep[u.Name] = s.ID()
-		out = append(out, s)
+		userStep[u.Name] = g.Add(&ensureUser{user: u}, lookup(groupStep, append([]string{u.Group}, u.Groups...)...)...)
 	}
 	for _, u := range sp.Users {
 		if len(u.AuthorizedKeys) > 0 {
-			out = append(out, &EnsureAuthorizedKeys{User: u, deps: deps{needs: []string{userStep[u.Name]}}})
+			g.Add(&ensureAuthorizedKeys{user: u}, userStep[u.Name])
 		}
 	}
-	owners := func(p, user, grp string) []string {
+	owners := func(p, user, grp string) []Step {
 		needs := lookup(userStep, user)
 		needs = append(needs, lookup(groupStep, grp)...)
-		if d := nearestDir(dirStep, p); d != "" {
-			needs = append(needs, d)
-		}
-		return needs
+		return append(needs, nearestDir(dirStep, p))
 	}
 	for _, d := range sortedByDepth(sp.Directories) {
-		s := &EnsureDirectory{Dir: d}
-		s.needs = owners(d.Path, d.Owner, d.Group)
-		dirStep[d.Path] = s.ID()
-		out = append(out, s)
+		dirStep[d.Path] = g.Add(&ensureDirectory{dir: d}, owners(d.Path, d.Owner, d.Group)...)
 	}
 	for _, f := range sp.Files {
-		s := &EnsureFile{File: f}
-		s.needs = owners(f.Path, f.Owner, f.Group)
-		fileStep[f.Path] = s.ID()
-		out = append(out, s)
+		fileStep[f.Path] = g.Add(&ensureFile{file: f}, owners(f.Path, f.Owner, f.Group)...)
 	}
 	for _, sf := range sp.SudoersFiles() {
-		out = append(out, &WriteSudoers{Sudoers: sf})
+		g.Add(&writeSudoers{sudoers: sf})
 	}
-	reload := &DaemonReload{Units: map[string]string{}}
-	var services []Step
-	for _, svc := range sp.Services {
-		unit := &WriteUnit{Service: svc}
-		out = append(out, unit)
-		for _, u := range svc.Units() {
-			reload.Units[u] = unit.ID()
-		}
-		s := &EnsureService{Service: svc, UnitStep: unit.ID()}
-		s.needs = []string{unit.ID(), reload.ID()}
-		s.needs = append(s.needs, lookup(userStep, svc.User)...)
-		s.needs = append(s.needs, lookup(groupStep, svc.Group)...)
+	if len(sp.Services) == 0 {
+		return g
+	}
+
+	reload := &daemonReload{}
+	units := make([]Step, len(sp.Services))
+	for i, svc := range sp.Services {
+		units[i] = g.Add(&writeUnit{service: svc})
+		reload.units = append(reload.units, svc.Units()...)
+	}
+	var enables []Step
+	for i, svc := range sp.Services {
+		enables = append(enables, g.Add(&enableUnit{service: svc}, units[i]))
+	}
+	g.Add(reload)
+	for i := range sp.Services {
+		g.Notify(units[i], reload)
+		g.Notify(enables[i], reload)
+	}
+	for i, svc := range sp.Services {
+		needs := []Step{units[i], reload}
+		needs = append(needs, lookup(userStep, svc.User)...)
+		needs = append(needs, lookup(groupStep, svc.Group)...)
 		if svc.WorkingDirectory != "" {
-			s.needs = append(s.needs, lookup(dirStep, svc.WorkingDirectory)...)
+			needs = append(needs, lookup(dirStep, svc.WorkingDirectory)...)
 		}
 		if envFile := strings.TrimPrefix(svc.EnvironmentFile, "-"); envFile != "" {
-			s.needs = append(s.needs, lookup(fileStep, envFile)...)
+			needs = append(needs, lookup(fileStep, envFile)...)
 		}
-		services = append(services, s)
+		service := g.Add(&ensureService{service: svc}, needs...)
+		g.Notify(reload, service)
 	}
-	if len(sp.Services) > 0 {
-		out = append(out, reload)
-	}
-	return append(out, services...)
+	return g
 }
 
-// lookup returns the step IDs known for keys, skipping unknown keys.
-func lookup(m map[string]string, keys ...string) []string {
-	var out []string
+// lookup returns the steps known for keys, skipping unknown keys.
+func lookup(m map[string]Step, keys ...string) []Step {
+	var out []Step
 	for _, k := range keys {
-		if id, ok := m[k]; ok && !slices.Contains(out, id) {
-			out = append(out, id)
+		if s, ok := m[k]; ok && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// nearestDir returns the step of the closest managed ancestor of p.
-func nearestDir(dirStep map[string]string, p string) string {
+// nearestDir returns the step of the closest managed ancestor of p, or
+// nil.
+func nearestDir(dirStep map[string]Step, p string) Step {
 	for d := path.Dir(p); ; d = path.Dir(d) {
-		if id, ok := dirStep[d]; ok {
-			return id
+		if s, ok := dirStep[d]; ok {
+			return s
 		}
 		if d == "/" {
-			return ""
+			return nil
 		}
 	}
 }
@@ -117,11 +121,5 @@ func sortedByDepth(dirs []spec.Directory) []spec.Directory {
 	slices.SortStableFunc(out, func(a, b spec.Directory) int {
 		return strings.Count(path.Clean(a.Path), "/") - strings.Count(path.Clean(b.Path), "/")
 	})
-	return out
-}
-
-func sorted(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
 	return out
 }

@@ -6,31 +6,19 @@ import (
 	"github.com/provision-dev/provision/spec"
 )
 
-// EnsureFile makes a regular file exist with its owner, group, mode and,
+// ensureFile makes a regular file exist with its owner, group, mode and,
 // when the spec gives one, its content.
-type EnsureFile struct {
-	deps
-	File spec.File
+type ensureFile struct {
+	file spec.File
 }
 
-// ID implements Step.
-func (s *EnsureFile) ID() string { return "file " + s.File.Path }
+func (s *ensureFile) ID() string { return "file " + s.file.Path }
 
-func (s *EnsureFile) target() fileTarget {
-	perm := permMode(uint32(s.File.Mode))
-	t := fileTarget{path: s.File.Path, owner: s.File.Owner, group: s.File.Group, perm: perm, secret: perm&0o004 == 0}
-	if s.File.Content != nil {
-		t.content = []byte(*s.File.Content)
+func (s *ensureFile) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	perm := permMode(uint32(s.file.Mode))
+	t := fileTarget{path: s.file.Path, owner: s.file.Owner, group: s.file.Group, perm: perm, secret: perm&0o004 == 0}
+	if s.file.Content != nil {
+		t.content = []byte(*s.file.Content)
 	}
-	return t
-}
-
-// Check implements Step.
-func (s *EnsureFile) Check(ctx context.Context, h *Host) ([]Change, error) {
-	return h.convergeFile(ctx, s.target(), false)
-}
-
-// Apply implements Step.
-func (s *EnsureFile) Apply(ctx context.Context, h *Host) ([]Change, error) {
-	return h.convergeFile(ctx, s.target(), true)
+	return e.convergeFile(ctx, t)
 }

@@ -5,6 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+
+	"github.com/provision-dev/provision/internal/rootfs"
 )
 
 // maxDiffSize is the largest file whose content provision reads to show a
@@ -27,22 +30,20 @@ type fileTarget struct {
 	validate func(ctx context.Context, tmp string) error
 }
 
-// convergeFile checks, and with apply fixes, one regular file. It returns
+// convergeFile checks, and when applying fixes, one regular file. It returns
 // what differed.
-func (h *Host) convergeFile(ctx context.Context, t fileTarget, apply bool) ([]Change, error) {
-	n, o, err := h.inspect(t.path, t.owner, t.group, 0, apply)
+func (e *Env) convergeFile(ctx context.Context, t fileTarget) ([]Change, error) {
+	n, o, err := e.inspect(t.path, t.owner, t.group, 0)
 	if err != nil {
 		return nil, err
 	}
-	if !n.exists {
+	if !n.Exists {
 		c := Change{Summary: fmt.Sprintf("create file, mode %s, owner %s", modeString(t.perm), o.name)}
 		if len(t.content) > 0 {
-			c.Diff = h.contentDiff(t, nil, false)
+			c.Diff = e.contentDiff(t, nil, false)
 		}
-		if apply {
-			if err := h.writeFile(ctx, t, o.uid, o.gid); err != nil {
-				return nil, err
-			}
+		if err := e.writeFile(ctx, t, o.uid, o.gid); err != nil {
+			return nil, err
 		}
 		return []Change{c}, nil
 	}
@@ -51,31 +52,29 @@ func (h *Host) convergeFile(ctx context.Context, t fileTarget, apply bool) ([]Ch
 	rewrite := false
 	if t.content != nil {
 		var old []byte
-		same := n.size == int64(len(t.content))
-		if same || n.size <= maxDiffSize {
-			old, _, err = h.readFile(t.path, maxDiffSize)
+		same := n.Size == int64(len(t.content))
+		if same || n.Size <= maxDiffSize {
+			old, _, err = e.fs().ReadFile(t.path, maxDiffSize)
 			if err != nil {
 				return nil, err
 			}
 			same = same && bytes.Equal(old, t.content)
 		}
 		if !same {
-			c := Change{Summary: fmt.Sprintf("content (%d -> %d bytes)", n.size, len(t.content))}
-			if n.size <= maxDiffSize {
-				c.Diff = h.contentDiff(t, old, true)
+			c := Change{Summary: fmt.Sprintf("content (%d -> %d bytes)", n.Size, len(t.content))}
+			if n.Size <= maxDiffSize {
+				c.Diff = e.contentDiff(t, old, true)
 			}
 			changes = append(changes, c)
 			rewrite = true
 		}
 	}
-	changes = append(changes, h.attrChanges(n, t.perm, o)...)
-	if !apply || len(changes) == 0 {
-		return changes, nil
-	}
-	if rewrite {
-		err = h.writeFile(ctx, t, o.uid, o.gid)
-	} else {
-		err = h.chownChmod(t.path, t.perm, o.uid, o.gid)
+	changes = append(changes, e.attrChanges(n, t.perm, o)...)
+	switch {
+	case rewrite:
+		err = e.writeFile(ctx, t, o.uid, o.gid)
+	case e.Apply && len(changes) > 0:
+		err = e.fs().ChownChmod(t.path, t.perm, o.uid, o.gid)
 	}
 	if err != nil {
 		return nil, err
@@ -83,15 +82,40 @@ func (h *Host) convergeFile(ctx context.Context, t fileTarget, apply bool) ([]Ch
 	return changes, nil
 }
 
-func (h *Host) writeFile(ctx context.Context, t fileTarget, uid, gid int) error {
+// writeFile writes t's content atomically, validated in its temporary
+// file first when t has a validate function. When only checking, it
+// writes nothing on the host; it validates the content all the same, in a
+// temporary file of its own, so that a check foresees a rejection.
+func (e *Env) writeFile(ctx context.Context, t fileTarget, uid, gid int) error {
 	var check func(string) error
 	if t.validate != nil {
 		check = func(tmp string) error { return t.validate(ctx, tmp) }
 	}
-	return h.writeFileAtomic(t.path, t.content, t.perm, uid, gid, check)
+	if !e.Apply {
+		if check == nil {
+			return nil
+		}
+		return validateCopy(t.content, check)
+	}
+	return e.fs().WriteFileAtomic(t.path, t.content, t.perm, uid, gid, check)
 }
 
-func (h *Host) contentDiff(t fileTarget, old []byte, existed bool) string {
+// validateCopy runs check on a private copy of content, in a directory of
+// its own under the system's temporary directory, removed afterwards.
+func validateCopy(content []byte, check func(string) error) error {
+	dir, err := os.MkdirTemp("", "provision-check-")
+	if err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "content")
+	if err := os.WriteFile(tmp, content, 0o600); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	return check(tmp)
+}
+
+func (e *Env) contentDiff(t fileTarget, old []byte, existed bool) string {
 	if t.secret {
 		return "(content diff hidden: " + t.path + " is not world-readable)"
 	}
@@ -106,25 +130,25 @@ type dirTarget struct {
 	perm  os.FileMode
 }
 
-// convergeDir checks, and with apply fixes, one directory. Its parent must
+// convergeDir checks, and when applying fixes, one directory. Its parent must
 // exist (list parents in the spec before their children).
-func (h *Host) convergeDir(t dirTarget, apply bool) ([]Change, error) {
-	n, o, err := h.inspect(t.path, t.owner, t.group, os.ModeDir, apply)
+func (e *Env) convergeDir(t dirTarget) ([]Change, error) {
+	n, o, err := e.inspect(t.path, t.owner, t.group, os.ModeDir)
 	if err != nil {
 		return nil, err
 	}
-	if !n.exists {
+	if !n.Exists {
 		c := Change{Summary: fmt.Sprintf("create directory, mode %s, owner %s", modeString(t.perm), o.name)}
-		if apply {
-			if err := h.mkdir(t.path, t.perm, o.uid, o.gid); err != nil {
+		if e.Apply {
+			if err := e.fs().Mkdir(t.path, t.perm, o.uid, o.gid); err != nil {
 				return nil, err
 			}
 		}
 		return []Change{c}, nil
 	}
-	changes := h.attrChanges(n, t.perm, o)
-	if apply && len(changes) > 0 {
-		if err := h.chownChmod(t.path, t.perm, o.uid, o.gid); err != nil {
+	changes := e.attrChanges(n, t.perm, o)
+	if e.Apply && len(changes) > 0 {
+		if err := e.fs().ChownChmod(t.path, t.perm, o.uid, o.gid); err != nil {
 			return nil, err
 		}
 	}
@@ -141,41 +165,42 @@ type wantOwner struct {
 // inspect reads what path is without following links and resolves the
 // wanted owner. It refuses a link, and anything not of type typ (0 for a
 // regular file, os.ModeDir for a directory); when applying, an owner that
-// does not exist is an error, while a check reports it as a change.
-func (h *Host) inspect(path, user, group string, typ os.FileMode, apply bool) (node, wantOwner, error) {
-	n, err := h.lstat(path)
+// does not exist is an error, while a check reports it as a change (a
+// step before it will create the owner).
+func (e *Env) inspect(path, user, group string, typ os.FileMode) (rootfs.Node, wantOwner, error) {
+	n, err := e.fs().Lstat(path)
 	if err != nil {
 		return n, wantOwner{}, err
 	}
-	if n.exists && n.mode&os.ModeSymlink != 0 {
-		return n, wantOwner{}, fmt.Errorf("%s: %w", path, ErrSymlink)
+	if n.Exists && n.Mode&os.ModeSymlink != 0 {
+		return n, wantOwner{}, fmt.Errorf("%s: %w", path, rootfs.ErrSymlink)
 	}
-	if n.exists && n.mode.Type() != typ {
+	if n.Exists && n.Mode.Type() != typ {
 		what := "a regular file"
 		if typ == os.ModeDir {
 			what = "a directory"
 		}
-		return n, wantOwner{}, fmt.Errorf("%s: exists and is not %s (%s)", path, what, n.mode.Type())
+		return n, wantOwner{}, fmt.Errorf("%s: exists and is not %s (%s)", path, what, n.Mode.Type())
 	}
 	o := wantOwner{name: user + ":" + group}
-	o.uid, o.gid, o.known, err = h.owner(user, group)
+	o.uid, o.gid, o.known, err = e.owner(user, group)
 	if err != nil {
 		return n, o, err
 	}
-	if !o.known && apply {
+	if !o.known && e.Apply {
 		return n, o, fmt.Errorf("%s: owner %s: no such user or group", path, o.name)
 	}
 	return n, o, nil
 }
 
 // attrChanges lists how an existing node's mode and owner differ.
-func (h *Host) attrChanges(n node, perm os.FileMode, o wantOwner) []Change {
+func (e *Env) attrChanges(n rootfs.Node, perm os.FileMode, o wantOwner) []Change {
 	var changes []Change
-	if !sameMode(n.mode, perm) {
-		changes = append(changes, Change{Summary: fmt.Sprintf("mode %s -> %s", modeString(n.mode), modeString(perm))})
+	if !sameMode(n.Mode, perm) {
+		changes = append(changes, Change{Summary: fmt.Sprintf("mode %s -> %s", modeString(n.Mode), modeString(perm))})
 	}
-	if !o.known || n.uid != o.uid || n.gid != o.gid {
-		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", h.ownerNames(n.uid, n.gid), o.name)})
+	if !o.known || n.UID != o.uid || n.GID != o.gid {
+		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", e.ownerNames(n.UID, n.GID), o.name)})
 	}
 	return changes
 }

@@ -8,16 +8,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provision-dev/provision/internal/distro"
+	"github.com/provision-dev/provision/internal/rootfs"
 	"github.com/provision-dev/provision/spec"
 )
 
 func TestDirectoryApplyTwice(t *testing.T) {
 	h, _ := testHost(t)
-	dirs := []Step{
-		// Listed child first: Build orders by depth, this test orders by hand.
-		&EnsureDirectory{Dir: spec.Directory{Path: "/data", Owner: "root", Group: "root", Mode: 0o755}},
-		&EnsureDirectory{Dir: spec.Directory{Path: "/data/app", Owner: "root", Group: "root", Mode: 0o2750}},
-	}
+	dirs := graphOf(
+		// Listed parent first: Build orders by depth, this test by hand.
+		&ensureDirectory{dir: spec.Directory{Path: "/data", Owner: "root", Group: "root", Mode: 0o755}},
+		&ensureDirectory{dir: spec.Directory{Path: "/data/app", Owner: "root", Group: "root", Mode: 0o2750}},
+	)
 	applyTwice(t, h, dirs)
 	fi, err := os.Stat(filepath.Join(h.Root, "data/app"))
 	if err != nil {
@@ -30,29 +32,29 @@ func TestDirectoryApplyTwice(t *testing.T) {
 
 func TestDirectoryModeDrift(t *testing.T) {
 	h, _ := testHost(t)
-	s := &EnsureDirectory{Dir: spec.Directory{Path: "/srv", Owner: "root", Group: "root", Mode: 0o755}}
+	s := &ensureDirectory{dir: spec.Directory{Path: "/srv", Owner: "root", Group: "root", Mode: 0o755}}
 	if err := os.Mkdir(filepath.Join(h.Root, "srv"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(filepath.Join(h.Root, "srv"), 0o700)
-	got, err := s.Check(context.Background(), h)
+	got, err := s.Converge(context.Background(), testEnv(h, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Summary != "mode 0700 -> 0755" {
 		t.Fatalf("check = %+v, want one change mode 0700 -> 0755", got)
 	}
-	applyTwice(t, h, []Step{s})
+	applyTwice(t, h, graphOf(s))
 }
 
 func TestFileApplyTwice(t *testing.T) {
 	h, _ := testHost(t)
 	content := "A=1\n"
-	steps := []Step{
-		&EnsureFile{File: spec.File{Path: "/etc/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}},
+	steps := graphOf(
+		&ensureFile{file: spec.File{Path: "/etc/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}},
 		// No content: created empty, then left alone.
-		&EnsureFile{File: spec.File{Path: "/etc/app.env", Owner: "root", Group: "root", Mode: 0o600}},
-	}
+		&ensureFile{file: spec.File{Path: "/etc/app.env", Owner: "root", Group: "root", Mode: 0o600}},
+	)
 	first := applyTwice(t, h, steps)
 	if d := first[0].Changes[0].Diff; !strings.Contains(d, "+A=1") || !strings.Contains(d, "--- /dev/null") {
 		t.Errorf("create diff = %q, want a diff from /dev/null adding A=1", d)
@@ -63,7 +65,6 @@ func TestFileApplyTwice(t *testing.T) {
 	}
 	// Content another tool wrote into an unmanaged file stays.
 	os.WriteFile(filepath.Join(h.Root, "etc/app.env"), []byte("SECRET=x\n"), 0o600)
-	h.Run = &RunState{}
 	res, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err != nil || Counts(res)[StatusChanged] != 0 {
 		t.Fatalf("apply after filling unmanaged file: %+v, %v", res, err)
@@ -73,23 +74,23 @@ func TestFileApplyTwice(t *testing.T) {
 func TestFileContentDrift(t *testing.T) {
 	h, _ := testHost(t)
 	content := "one\ntwo\n"
-	s := &EnsureFile{File: spec.File{Path: "/etc/x.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+	s := &ensureFile{file: spec.File{Path: "/etc/x.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
 	os.WriteFile(filepath.Join(h.Root, "etc/x.conf"), []byte("one\nTWO\n"), 0o644)
-	got, err := s.Check(context.Background(), h)
+	got, err := s.Converge(context.Background(), testEnv(h, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || !strings.Contains(got[0].Diff, "-TWO") || !strings.Contains(got[0].Diff, "+two") {
 		t.Fatalf("check = %+v, want a content diff -TWO +two", got)
 	}
-	applyTwice(t, h, []Step{s})
+	applyTwice(t, h, graphOf(s))
 }
 
 func TestSecretFileDiffHidden(t *testing.T) {
 	h, _ := testHost(t)
 	content := "PASSWORD=hunter2\n"
-	s := &EnsureFile{File: spec.File{Path: "/etc/secret", Owner: "root", Group: "root", Mode: 0o600, Content: &content}}
-	got, err := s.Check(context.Background(), h)
+	s := &ensureFile{file: spec.File{Path: "/etc/secret", Owner: "root", Group: "root", Mode: 0o600, Content: &content}}
+	got, err := s.Converge(context.Background(), testEnv(h, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +106,11 @@ func TestRefusesSymlinks(t *testing.T) {
 		step Step
 	}{
 		// A managed file replaced by a link to a file outside the spec.
-		{"file", "data/.env", &EnsureFile{File: spec.File{Path: "/data/.env", Owner: "root", Group: "root", Mode: 0o600}}},
+		{"file", "data/.env", &ensureFile{file: spec.File{Path: "/data/.env", Owner: "root", Group: "root", Mode: 0o600}}},
 		// A managed directory replaced by a link.
-		{"directory", "data/shared", &EnsureDirectory{Dir: spec.Directory{Path: "/data/shared", Owner: "root", Group: "root", Mode: 0o755}}},
+		{"directory", "data/shared", &ensureDirectory{dir: spec.Directory{Path: "/data/shared", Owner: "root", Group: "root", Mode: 0o755}}},
 		// A link on the way to a managed file.
-		{"parent", "data/shared", &EnsureFile{File: spec.File{Path: "/data/shared/.env", Owner: "root", Group: "root", Mode: 0o600}}},
+		{"parent", "data/shared", &ensureFile{file: spec.File{Path: "/data/shared/.env", Owner: "root", Group: "root", Mode: 0o600}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, _ := testHost(t)
@@ -124,8 +125,8 @@ func TestRefusesSymlinks(t *testing.T) {
 			if err := os.Symlink(target, filepath.Join(h.Root, tc.link)); err != nil {
 				t.Fatal(err)
 			}
-			_, err := tc.step.Apply(context.Background(), h)
-			if !errors.Is(err, ErrSymlink) {
+			_, err := tc.step.Converge(context.Background(), testEnv(h, true))
+			if !errors.Is(err, rootfs.ErrSymlink) {
 				t.Fatalf("apply = %v, want ErrSymlink", err)
 			}
 			fi, _ := os.Stat(filepath.Join(victim, ".env"))
@@ -140,7 +141,7 @@ func TestRefusesSymlinks(t *testing.T) {
 func TestAtomicWriteLeavesNoTemporaryFile(t *testing.T) {
 	h, _ := testHost(t)
 	failing := func(string) error { return errors.New("rejected") }
-	err := h.writeFileAtomic("/etc/sudoers.d/x", []byte("new"), 0o440, os.Getuid(), os.Getgid(), failing)
+	err := rootfs.FS{Root: h.Root}.WriteFileAtomic("/etc/sudoers.d/x", []byte("new"), 0o440, os.Getuid(), os.Getgid(), failing)
 	if err == nil {
 		t.Fatal("write with a failing check succeeded")
 	}
@@ -159,19 +160,19 @@ func TestSudoersSelfCheck(t *testing.T) {
 		Services: []spec.Service{sidekiq()},
 	}
 	var steps []Step
-	for _, s := range Build(sp) {
-		if !strings.HasPrefix(s.ID(), "service") && !strings.HasPrefix(s.ID(), "unit") && s.ID() != "daemon-reload" {
+	for _, s := range Build(sp).Steps() {
+		if !strings.HasPrefix(s.ID(), "service") && !strings.HasPrefix(s.ID(), "unit") && !strings.HasPrefix(s.ID(), "enable") && s.ID() != "daemon-reload" {
 			steps = append(steps, s)
 		}
 	}
 	shadow.sudoDenies = []string{"/bin/systemctl kill -s TSTP sidekiq"}
-	res, err := Run(context.Background(), h, steps, ModeApply, nil)
+	res, err := Run(context.Background(), h, graphOf(steps...), ModeApply, nil)
 	if err == nil || !strings.Contains(err.Error(), `deploy may not run "/bin/systemctl kill -s TSTP sidekiq"`) {
 		t.Fatalf("apply = %v, want the TSTP rule reported as refused", err)
 	}
 	var asked []string
 	for _, c := range shadow.calls {
-		if strings.HasPrefix(c, SudoCmd+" ") {
+		if strings.HasPrefix(c, distro.Sudo+" ") {
 			asked = append(asked, c)
 		}
 	}
@@ -199,11 +200,10 @@ func TestSudoersUncheckedByAKilledRun(t *testing.T) {
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := sudoersUnchecked.mark(h, "deploy-users"); err != nil {
+	if err := sudoersUnchecked.mark(testEnv(h, true), "deploy-users"); err != nil {
 		t.Fatal(err)
 	}
 	shadow.calls = nil
-	h.Run = &RunState{}
 	res, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -216,10 +216,9 @@ func TestSudoersUncheckedByAKilledRun(t *testing.T) {
 	if strings.Join(shadow.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ran %q, want %q", shadow.calls, want)
 	}
-	if unchecked, _ := sudoersUnchecked.has(h, "deploy-users"); unchecked {
+	if unchecked, _ := sudoersUnchecked.has(testEnv(h, true), "deploy-users"); unchecked {
 		t.Error("the marker is still there after the check")
 	}
-	h.Run = &RunState{}
 	if res, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
 		t.Errorf("apply after the check: %v %+v", err, res)
 	}

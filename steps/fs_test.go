@@ -8,32 +8,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/provision-dev/provision/internal/rootfs"
 	"github.com/provision-dev/provision/spec"
 )
-
-func TestIsLeftover(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		want bool
-	}{
-		{".app.conf.provision-0123456789ab", true},
-		// Another file's temporary file.
-		{".app.conf.d.provision-0123456789ab", false},
-		// Suffixes that writeFileAtomic never makes.
-		{".app.conf.provision-0123456789", false},
-		{".app.conf.provision-0123456789abcd", false},
-		{".app.conf.provision-0123456789AB", false},
-		{".app.conf.provision-", false},
-		// The file itself, and names that only look alike.
-		{"app.conf", false},
-		{"app.conf.provision-0123456789ab", false},
-		{".app.conf.provision-0123456789ab~", false},
-	} {
-		if got := isLeftover(tc.name, "app.conf"); got != tc.want {
-			t.Errorf("isLeftover(%q) = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
 
 // A run killed between creating its temporary file and renaming it leaves
 // the file behind; the next write of the same path removes it, and only
@@ -51,8 +28,8 @@ func TestWriteRemovesLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	content := "A=1\n"
-	s := &EnsureFile{File: spec.File{Path: "/etc/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
-	applyTwice(t, h, []Step{s})
+	s := &ensureFile{file: spec.File{Path: "/etc/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+	applyTwice(t, h, graphOf(s))
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -77,33 +54,12 @@ func TestChmodRefusesHardLink(t *testing.T) {
 	if err := os.Link(secret, filepath.Join(h.Root, "etc/app.env")); err != nil {
 		t.Fatal(err)
 	}
-	s := &EnsureFile{File: spec.File{Path: "/etc/app.env", Owner: "root", Group: "root", Mode: 0o600}}
-	_, err := s.Apply(context.Background(), h)
-	if !errors.Is(err, ErrHardLink) {
+	s := &ensureFile{file: spec.File{Path: "/etc/app.env", Owner: "root", Group: "root", Mode: 0o600}}
+	_, err := s.Converge(context.Background(), testEnv(h, true))
+	if !errors.Is(err, rootfs.ErrHardLink) {
 		t.Fatalf("apply over a hard link: %v, want ErrHardLink", err)
 	}
 	if fi, err := os.Stat(secret); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("linked file: %v, %v; want mode 0640 kept", fi.Mode(), err)
-	}
-}
-
-func TestCrashSettings(t *testing.T) {
-	for _, tc := range []struct {
-		at, list string
-		on       bool
-		n        int64
-	}{
-		{"", "", false, 0},
-		{"7", "", true, 7},
-		{"0", "", false, 0},
-		{"-3", "", false, 0},
-		{"x", "", false, 0},
-		{"", "1", true, 0},
-		{"", "0", false, 0},
-	} {
-		c := crashSettings(tc.at, tc.list)
-		if c.on != tc.on || c.at != tc.n {
-			t.Errorf("crashSettings(%q, %q) = on %v at %d, want on %v at %d", tc.at, tc.list, c.on, c.at, tc.on, tc.n)
-		}
 	}
 }

@@ -4,25 +4,46 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/provision-dev/provision/internal/crash"
+	"github.com/provision-dev/provision/internal/distro"
+	"github.com/provision-dev/provision/internal/rootfs"
 )
 
-// NewHost returns a Host for root ("/" for the running system) that runs
-// helper commands with os/exec.
-func NewHost(root string, sd Systemd) *Host {
-	return &Host{Root: root, Systemd: sd, Exec: ExecCommand, Run: &RunState{}}
+// Host is the machine (or directory tree) being converged. It holds no
+// memory of runs: Run keeps what one run learns in state of its own.
+type Host struct {
+	// Root is the host's root directory: "/" online, the tree with --root.
+	Root string
+	// Systemd is the running service manager; nil when Offline.
+	Systemd Systemd
+	// Offline is true with --root: users are made with --root, [Install]
+	// links are made as systemctl --root makes them, and nothing is
+	// reloaded, started or stopped.
+	Offline bool
+	// Exec runs a helper command (useradd, visudo, ...) and returns its
+	// combined output; tests replace it.
+	Exec func(ctx context.Context, name string, args ...string) ([]byte, error)
 }
 
-// ExecCommand runs name with args and returns its combined output. A
-// non-zero exit is an error that carries the output.
+// NewHost returns a Host for root ("/" for the running system) that runs
+// helper commands with ExecCommand. sd nil means an offline tree.
+func NewHost(root string, sd Systemd) *Host {
+	return &Host{Root: root, Systemd: sd, Offline: sd == nil, Exec: ExecCommand}
+}
+
+// ExecCommand runs name with args, in a clean environment (PATH set to
+// distro.Path, LC_ALL=C), and returns its combined output. A non-zero exit
+// is an error that carries the output.
 func ExecCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+	cmd.Env = []string{"PATH=" + distro.Path, "LC_ALL=C"}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
@@ -34,30 +55,43 @@ func ExecCommand(ctx context.Context, name string, args ...string) ([]byte, erro
 	return out, nil
 }
 
-func (h *Host) root() string {
-	if h.Root == "" {
+// runState is what one Run learns of the host, shared by its steps: caches
+// that a step which changes the underlying thing clears.
+type runState struct {
+	host *Host
+	// accounts and groups cache /etc/passwd and /etc/group until a helper
+	// command runs.
+	accounts map[string]account
+	groups   map[string]group
+	// states caches unit states until a step changes systemd.
+	states map[string]UnitState
+	// links caches the [Install] links under /etc/systemd/system; the
+	// step that changes one updates it.
+	links *installLinks
+	// system caches the system state for the run's starts.
+	system SystemState
+}
+
+// fs is the host's file system, with its root-safe operations.
+func (e *Env) fs() rootfs.FS { return rootfs.FS{Root: e.Host.Root} }
+
+func (e *Env) root() string {
+	if e.Host.Root == "" {
 		return "/"
 	}
-	return h.Root
+	return e.Host.Root
 }
 
-// hostPath is where path (absolute, on the managed host) is in this
-// process's file system.
-func (h *Host) hostPath(path string) string {
-	return filepath.Join(h.root(), path)
-}
-
-// run runs a helper command. Crash points (see crash) sit before and
-// after it.
-func (h *Host) run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	if crash.on {
+// exec runs a helper command. Crash points sit before and after it.
+func (e *Env) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
+	if crash.Enabled {
 		cmd := strings.Join(append([]string{name}, args...), " ")
-		crashPoint("run", cmd, "about to start")
-		defer crashPoint("run", cmd, "exited")
+		crash.Point("run", cmd, "about to start")
+		defer crash.Point("run", cmd, "exited")
 	}
 	// A helper may have changed the account databases: read them again.
-	h.Run.accounts, h.Run.groups = nil, nil
-	return h.Exec(ctx, name, args...)
+	e.run.accounts, e.run.groups = nil, nil
+	return e.Host.Exec(ctx, name, args...)
 }
 
 // account is a line of /etc/passwd.
@@ -78,12 +112,12 @@ type group struct {
 
 // accounts reads the host's /etc/passwd. Only local accounts count:
 // provision creates them with useradd, which writes this file.
-func (h *Host) accounts() (map[string]account, error) {
-	if h.Run.accounts != nil {
-		return h.Run.accounts, nil
+func (e *Env) accounts() (map[string]account, error) {
+	if e.run.accounts != nil {
+		return e.run.accounts, nil
 	}
 	m := map[string]account{}
-	err := readColonFile(h.hostPath("/etc/passwd"), 7, func(f []string) {
+	err := readColonFile(e.fs().HostPath("/etc/passwd"), 7, func(f []string) {
 		uid, err1 := strconv.Atoi(f[2])
 		gid, err2 := strconv.Atoi(f[3])
 		if err1 == nil && err2 == nil {
@@ -91,18 +125,18 @@ func (h *Host) accounts() (map[string]account, error) {
 		}
 	})
 	if err == nil {
-		h.Run.accounts = m
+		e.run.accounts = m
 	}
 	return m, err
 }
 
 // groups reads the host's /etc/group.
-func (h *Host) groups() (map[string]group, error) {
-	if h.Run.groups != nil {
-		return h.Run.groups, nil
+func (e *Env) groups() (map[string]group, error) {
+	if e.run.groups != nil {
+		return e.run.groups, nil
 	}
 	m := map[string]group{}
-	err := readColonFile(h.hostPath("/etc/group"), 4, func(f []string) {
+	err := readColonFile(e.fs().HostPath("/etc/group"), 4, func(f []string) {
 		gid, err := strconv.Atoi(f[2])
 		if err != nil {
 			return
@@ -114,7 +148,7 @@ func (h *Host) groups() (map[string]group, error) {
 		m[f[0]] = group{name: f[0], gid: gid, members: members}
 	})
 	if err == nil {
-		h.Run.groups = m
+		e.run.groups = m
 	}
 	return m, err
 }
@@ -145,12 +179,12 @@ func readColonFile(path string, fields int, fn func([]string)) error {
 
 // owner resolves user and group names to ids on the host. ok is false
 // when either does not exist (yet).
-func (h *Host) owner(user, grp string) (uid, gid int, ok bool, err error) {
-	accts, err := h.accounts()
+func (e *Env) owner(user, grp string) (uid, gid int, ok bool, err error) {
+	accts, err := e.accounts()
 	if err != nil {
 		return 0, 0, false, err
 	}
-	grps, err := h.groups()
+	grps, err := e.groups()
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -160,9 +194,9 @@ func (h *Host) owner(user, grp string) (uid, gid int, ok bool, err error) {
 }
 
 // ownerNames names uid and gid for a diff, by number when unknown.
-func (h *Host) ownerNames(uid, gid int) string {
+func (e *Env) ownerNames(uid, gid int) string {
 	u, g := strconv.Itoa(uid), strconv.Itoa(gid)
-	if accts, err := h.accounts(); err == nil {
+	if accts, err := e.accounts(); err == nil {
 		for _, a := range accts {
 			if a.uid == uid {
 				u = a.name
@@ -170,7 +204,7 @@ func (h *Host) ownerNames(uid, gid int) string {
 			}
 		}
 	}
-	if grps, err := h.groups(); err == nil {
+	if grps, err := e.groups(); err == nil {
 		for _, gr := range grps {
 			if gr.gid == gid {
 				g = gr.name
@@ -180,3 +214,45 @@ func (h *Host) ownerNames(uid, gid int) string {
 	}
 	return u + ":" + g
 }
+
+// states returns the state of units, from this run's cache when no step
+// has changed systemd since it was read.
+func (e *Env) states(ctx context.Context, units ...string) ([]UnitState, error) {
+	if e.Host.Systemd == nil {
+		return nil, errors.New("no service manager")
+	}
+	out := make([]UnitState, len(units))
+	var missing []string
+	for i, u := range units {
+		st, ok := e.run.states[u]
+		if !ok {
+			missing = append(missing, u)
+			continue
+		}
+		out[i] = st
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := e.Host.Systemd.States(ctx, missing...)
+	if err != nil {
+		return nil, err
+	}
+	if e.run.states == nil {
+		e.run.states = map[string]UnitState{}
+	}
+	for _, st := range got {
+		e.run.states[st.Name] = st
+	}
+	for i, u := range units {
+		st, ok := e.run.states[u]
+		if !ok {
+			return nil, fmt.Errorf("systemd did not report the state of %s", u)
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// forgetStates drops the cached unit states, after a change to systemd.
+func (e *Env) forgetStates() { e.run.states = nil }

@@ -28,27 +28,27 @@ const (
 func (m pendingMarkers) path(name string) string { return path.Join(string(m), name) }
 
 // mark records that name has work pending.
-func (m pendingMarkers) mark(h *Host, name string) error {
-	if err := h.mkdirAll(string(m)); err != nil {
+func (m pendingMarkers) mark(e *Env, name string) error {
+	if err := e.fs().MkdirAll(string(m)); err != nil {
 		return fmt.Errorf("mark %s as pending: %w", name, err)
 	}
-	if err := h.writeFileAtomic(m.path(name), nil, 0o644, os.Geteuid(), os.Getegid(), nil); err != nil {
+	if err := e.fs().WriteFileAtomic(m.path(name), nil, 0o644, os.Geteuid(), os.Getegid(), nil); err != nil {
 		return fmt.Errorf("mark %s as pending: %w", name, err)
 	}
 	return nil
 }
 
 // has reports whether name has work pending.
-func (m pendingMarkers) has(h *Host, name string) (bool, error) {
-	n, err := h.lstat(m.path(name))
-	return n.exists, err
+func (m pendingMarkers) has(e *Env, name string) (bool, error) {
+	n, err := e.fs().Lstat(m.path(name))
+	return n.Exists, err
 }
 
 // clear removes name's marker, if any.
-func (m pendingMarkers) clear(h *Host, name string) error {
-	pending, err := m.has(h, name)
+func (m pendingMarkers) clear(e *Env, name string) error {
+	pending, err := m.has(e, name)
 	if err != nil || !pending {
 		return err
 	}
-	return h.remove(m.path(name))
+	return e.fs().Remove(m.path(name))
 }

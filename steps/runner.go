@@ -44,23 +44,39 @@ type Result struct {
 // differences right after it applied its changes.
 var ErrNotConverged = errors.New("did not converge")
 
-// Run runs steps in order. A step whose needs failed or were skipped is
-// skipped; independent steps still run. In ModeApply a step that changed
-// something is checked again and fails if it still differs. Each result is
-// passed to report as soon as it is known (report may be nil). The error
-// collects every failed step's error, or is nil.
-func Run(ctx context.Context, h *Host, steps []Step, mode Mode, report func(Result)) ([]Result, error) {
-	if h.Run == nil {
-		h.Run = &RunState{}
+// Run runs the steps of g in order on h, with state of its own: nothing
+// is remembered from an earlier Run, on h or elsewhere.
+//
+// A step whose needs failed or were skipped is skipped; independent steps
+// still run. A step that changed something (in ModeCheck: would change
+// something) notifies the steps it has notify edges to, which are handed
+// the event when they run. In ModeApply a step that changed something is
+// checked again, without its events, and fails if it still differs. Each
+// result is passed to report as soon as it is known (report may be nil).
+//
+// The error collects every failed step's error, prefixed with the step's
+// ID, or is nil. A graph with an edge to an unknown or later step is not
+// run at all: Run returns no results and an error wrapping ErrBadGraph.
+func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result)) ([]Result, error) {
+	if err := g.check(); err != nil {
+		return nil, err
 	}
-	results := make([]Result, 0, len(steps))
-	outcome := map[string]Status{}
+	rs := &runState{host: h}
+	results := make([]Result, 0, len(g.nodes))
+	status := make(map[Step]Status, len(g.nodes))
+	touched := make(map[Step][]string, len(g.nodes))
 	var errs *multierror.Error
-	for _, s := range steps {
-		r := runStep(ctx, h, s, mode, outcome)
-		outcome[r.ID] = r.Status
+	for _, n := range g.nodes {
+		env := &Env{Host: h, Apply: mode == ModeApply, run: rs}
+		for _, from := range n.notifiedBy {
+			if status[from] == StatusChanged {
+				env.events = append(env.events, Event{From: from.ID(), Units: touched[from]})
+			}
+		}
+		r := runStep(ctx, n, env, status)
+		status[n.step] = r.Status
 		if r.Status == StatusChanged {
-			h.Run.MarkChanged(r.ID)
+			touched[n.step] = env.touched
 		}
 		if r.Err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w", r.ID, r.Err))
@@ -73,12 +89,12 @@ func Run(ctx context.Context, h *Host, steps []Step, mode Mode, report func(Resu
 	return results, errs.ErrorOrNil()
 }
 
-func runStep(ctx context.Context, h *Host, s Step, mode Mode, outcome map[string]Status) Result {
-	r := Result{ID: s.ID()}
+func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Result {
+	r := Result{ID: n.step.ID()}
 	var blocked []string
-	for _, n := range s.Needs() {
-		if st := outcome[n]; st == StatusFailed || st == StatusSkipped {
-			blocked = append(blocked, n)
+	for _, need := range n.needs {
+		if st := status[need]; st == StatusFailed || st == StatusSkipped {
+			blocked = append(blocked, need.ID())
 		}
 	}
 	if len(blocked) > 0 {
@@ -91,16 +107,13 @@ func runStep(ctx context.Context, h *Host, s Step, mode Mode, outcome map[string
 		return r
 	}
 	start := time.Now()
-	if mode == ModeCheck {
-		r.Changes, r.Err = s.Check(ctx, h)
-	} else {
-		r.Changes, r.Err = s.Apply(ctx, h)
-		if r.Err == nil && len(r.Changes) > 0 {
-			if rest, err := s.Check(ctx, h); err != nil {
-				r.Err = fmt.Errorf("check after apply: %w", err)
-			} else if len(rest) > 0 {
-				r.Err = fmt.Errorf("%w: still differs: %s", ErrNotConverged, summaries(rest))
-			}
+	r.Changes, r.Err = n.step.Converge(ctx, env)
+	if env.Apply && r.Err == nil && len(r.Changes) > 0 {
+		recheck := &Env{Host: env.Host, run: env.run}
+		if rest, err := n.step.Converge(ctx, recheck); err != nil {
+			r.Err = fmt.Errorf("check after apply: %w", err)
+		} else if len(rest) > 0 {
+			r.Err = fmt.Errorf("%w: still differs: %s", ErrNotConverged, summaries(rest))
 		}
 	}
 	r.Duration = time.Since(start)

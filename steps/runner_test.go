@@ -2,28 +2,179 @@ package steps
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
 
 // slowStep takes a while to check, and finds nothing to change.
-type slowStep struct{ deps }
+type slowStep struct{}
 
 func (slowStep) ID() string { return "slow" }
-func (slowStep) Check(context.Context, *Host) ([]Change, error) {
+func (slowStep) Converge(context.Context, *Env) ([]Change, error) {
 	time.Sleep(2 * time.Millisecond)
 	return nil, nil
 }
-func (s slowStep) Apply(ctx context.Context, h *Host) ([]Change, error) { return s.Check(ctx, h) }
 
 // Each result carries how long its step took.
 func TestRunRecordsDuration(t *testing.T) {
 	h, _ := testHost(t)
-	res, err := Run(context.Background(), h, []Step{slowStep{}}, ModeApply, nil)
+	res, err := Run(context.Background(), h, graphOf(&slowStep{}), ModeApply, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res[0].Duration < 2*time.Millisecond {
 		t.Errorf("duration %v, want at least 2ms", res[0].Duration)
+	}
+}
+
+// probeStep records the events it is handed, and changes something when
+// change is set (once: the check after an apply finds nothing).
+type probeStep struct {
+	id      string
+	change  bool
+	touch   []string
+	fail    bool
+	applied bool
+	events  [][]Event
+}
+
+func (p *probeStep) ID() string { return p.id }
+func (p *probeStep) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	p.events = append(p.events, e.Notified())
+	if p.fail {
+		return nil, errors.New("broken")
+	}
+	if !p.change || p.applied {
+		return nil, nil
+	}
+	if e.Apply {
+		p.applied = true
+	}
+	e.Touch(p.touch...)
+	return []Change{{Summary: "change"}}, nil
+}
+
+// A step is handed the events of the steps that notify it and changed,
+// with the units they touched, and none in the check after its apply; a
+// notifier that failed or changed nothing sends none, and a notification
+// is not a need.
+func TestRunNotifies(t *testing.T) {
+	h, _ := testHost(t)
+	a := &probeStep{id: "a", change: true, touch: []string{"x.service"}}
+	b := &probeStep{id: "b"}
+	c := &probeStep{id: "c", fail: true}
+	d := &probeStep{id: "d", change: true}
+	g := &Graph{}
+	g.Add(a)
+	g.Add(b)
+	g.Add(c)
+	g.Add(d)
+	g.Notify(a, d)
+	g.Notify(b, d)
+	g.Notify(c, d)
+	res, _ := Run(context.Background(), h, g, ModeApply, nil)
+	if res[3].Status != StatusChanged {
+		t.Fatalf("d: %+v", res[3])
+	}
+	want := [][]Event{{{From: "a", Units: []string{"x.service"}}}, nil}
+	if len(d.events) != 2 || !slices.EqualFunc(d.events[0], want[0], eventEqual) || len(d.events[1]) != 0 {
+		t.Errorf("d was handed %+v, want %+v", d.events, want)
+	}
+}
+
+func eventEqual(a, b Event) bool { return a.From == b.From && slices.Equal(a.Units, b.Units) }
+
+// A plan notifies as an apply does: "would change" reaches the steps
+// downstream, so a plan shows the reload and the restart an apply makes.
+func TestCheckNotifies(t *testing.T) {
+	h, _ := testHost(t)
+	a := &probeStep{id: "a", change: true}
+	b := &probeStep{id: "b"}
+	g := &Graph{}
+	g.Add(a)
+	g.Add(b)
+	g.Notify(a, b)
+	if _, err := Run(context.Background(), h, g, ModeCheck, nil); err != nil {
+		t.Fatal(err)
+	}
+	if a.applied || len(b.events) != 1 || len(b.events[0]) != 1 {
+		t.Errorf("check: a applied %v, b handed %+v", a.applied, b.events)
+	}
+}
+
+// A graph with an edge to a later step, or to a step it does not hold, or
+// with two steps of one ID, is refused before anything runs.
+func TestRunRefusesBadGraphs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(a, b, other *probeStep) *Graph
+		want  string
+	}{
+		{"need on a later step", func(a, b, _ *probeStep) *Graph {
+			g := &Graph{}
+			g.Add(a)
+			g.Add(b)
+			g.Need(a, b)
+			return g
+		}, "a needs b, which runs after it"},
+		{"notified by a later step", func(a, b, _ *probeStep) *Graph {
+			g := &Graph{}
+			g.Add(a)
+			g.Add(b)
+			g.Notify(b, a)
+			return g
+		}, "a is notified by b, which runs after it"},
+		{"need on an unknown step", func(a, _, other *probeStep) *Graph {
+			g := &Graph{}
+			g.Add(a, other)
+			return g
+		}, "a needs other, which is not in the graph"},
+		{"two steps of one ID", func(a, _, _ *probeStep) *Graph {
+			g := &Graph{}
+			g.Add(a)
+			g.Add(&probeStep{id: "a"})
+			return g
+		}, "two steps are named a"},
+		{"a step added twice", func(a, _, _ *probeStep) *Graph {
+			g := &Graph{}
+			g.Add(a)
+			g.Add(a)
+			return g
+		}, "step a is added twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := testHost(t)
+			a, b, other := &probeStep{id: "a", change: true}, &probeStep{id: "b"}, &probeStep{id: "other"}
+			res, err := Run(context.Background(), h, tc.build(a, b, other), ModeApply, nil)
+			if !errors.Is(err, ErrBadGraph) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+			if len(res) != 0 || a.events != nil {
+				t.Errorf("ran steps of a bad graph: %+v", res)
+			}
+		})
+	}
+}
+
+// One Host serves two runs: the second knows nothing of the first, so a
+// unit changed in between gets its reload and its restart.
+func TestHostReusedForTwoRuns(t *testing.T) {
+	h, sd := testHost(t)
+	svc := sidekiq()
+	if _, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	pid := sd.pids["sidekiq.service"]
+	sd.calls = nil
+	svc.ExecStart = "/usr/bin/sidekiq -e staging"
+	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(sd.calls, "reload") || !slices.Contains(sd.calls, "restart sidekiq.service") || sd.pids["sidekiq.service"] == pid {
+		t.Errorf("second run on the same Host: calls %q, results %+v", sd.calls, res)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/provision-dev/provision/dbusctl"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -36,18 +35,130 @@ func serviceSpec(svc spec.Service) *spec.Spec {
 func TestServiceApplyTwice(t *testing.T) {
 	h, sd := testHost(t)
 	applyTwice(t, h, Build(serviceSpec(sidekiq())))
-	// First run: states, reload, states again (the check after the
-	// reload), enable, the system state (booting or not), start, states
-	// (the check after it). Second run: one batched states call and
-	// nothing else.
-	want := []string{"states", "reload", "states", "enable sidekiq.service", "system-state", "start sidekiq.service", "states", "states"}
+	// First run: states, reload (after the links were made), states again
+	// (the check after the reload), the system state (booting or not),
+	// start, states (the check after it). Second run: one batched states
+	// call and nothing else.
+	want := []string{"states", "reload", "states", "system-state", "start sidekiq.service", "states", "states"}
 	if !slices.Equal(sd.calls, want) {
 		t.Errorf("systemd calls = %q, want %q", sd.calls, want)
 	}
-	// The second run asked for states once and changed nothing.
-	if st := sd.state("sidekiq.service"); !st.Active() || !st.Enabled() {
+	if st := sd.state("sidekiq.service"); !st.Active() {
 		t.Errorf("state = %+v", st)
 	}
+	if got := wantsLinks(t, h, "multi-user.target.wants"); !slices.Equal(got, []string{"sidekiq.service -> /etc/systemd/system/sidekiq.service"}) {
+		t.Errorf("links = %q", got)
+	}
+}
+
+// wantsLinks lists the links in /etc/systemd/system/DIR as "NAME -> TARGET".
+func wantsLinks(t *testing.T, h *Host, dir string) []string {
+	t.Helper()
+	full := filepath.Join(h.Root, "etc/systemd/system", dir)
+	entries, err := os.ReadDir(full)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		dest, _ := os.Readlink(filepath.Join(full, e.Name()))
+		names = append(names, e.Name()+" -> "+dest)
+	}
+	return names
+}
+
+// The links are made before the one reload, which the links notify: the
+// running systemd learns of them at once. A changed wanted_by moves them,
+// with one reload and no restart, and the next run changes nothing.
+func TestEnableBeforeReloadAndWantedByMoves(t *testing.T) {
+	h, sd := testHost(t)
+	svc := sidekiq()
+	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := []string{}
+	for _, r := range res {
+		if r.Status == StatusChanged {
+			order = append(order, r.ID)
+		}
+	}
+	if i, j := slices.Index(order, "enable sidekiq.service"), slices.Index(order, "daemon-reload"); i < 0 || j < i {
+		t.Errorf("changed steps %q: want the links made before the reload", order)
+	}
+	sd.calls = nil
+	svc.WantedBy = []string{"graphical.target"}
+	svc.Options = []spec.UnitOption{{Section: "Install", Name: "Alias", Value: "worker.service"}}
+	res, err = Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := serviceResult(t, res, "enable sidekiq.service")
+	want := "links: link /etc/systemd/system/graphical.target.wants/sidekiq.service, link /etc/systemd/system/worker.service, remove /etc/systemd/system/multi-user.target.wants/sidekiq.service"
+	if r.Status != StatusChanged || len(r.Changes) != 1 || r.Changes[0].Summary != want {
+		t.Errorf("enable: %s %+v\nwant %s", r.Status, r.Changes, want)
+	}
+	if got := wantsLinks(t, h, "multi-user.target.wants"); len(got) != 0 {
+		t.Errorf("old links left: %q", got)
+	}
+	if got := wantsLinks(t, h, "graphical.target.wants"); !slices.Equal(got, []string{"sidekiq.service -> /etc/systemd/system/sidekiq.service"}) {
+		t.Errorf("new links: %q", got)
+	}
+	if dest, err := os.Readlink(filepath.Join(h.Root, "etc/systemd/system/worker.service")); err != nil || dest != "/etc/systemd/system/sidekiq.service" {
+		t.Errorf("alias: %q %v", dest, err)
+	}
+	// The unit changed too (its [Install] section), so it is restarted;
+	// the reload happened once.
+	if n := count(sd.calls, "reload"); n != 1 {
+		t.Errorf("calls %q: %d reloads, want 1", sd.calls, n)
+	}
+	if res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
+		t.Errorf("apply again: %v %+v", err, res)
+	}
+
+	// Disabled: every link goes.
+	svc.Enabled = new(bool)
+	res, err = Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = serviceResult(t, res, "enable sidekiq.service")
+	if len(r.Changes) != 1 || r.Changes[0].Summary != "disable: remove /etc/systemd/system/graphical.target.wants/sidekiq.service, remove /etc/systemd/system/worker.service" {
+		t.Errorf("disable: %+v", r.Changes)
+	}
+}
+
+// A change of links alone reloads systemd and restarts nothing.
+func TestLinksAloneReloadWithoutRestart(t *testing.T) {
+	h, sd := testHost(t)
+	if _, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Removed by hand: put back, and systemd told.
+	if err := os.Remove(filepath.Join(h.Root, "etc/systemd/system/multi-user.target.wants/sidekiq.service")); err != nil {
+		t.Fatal(err)
+	}
+	sd.calls = nil
+	res, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count(sd.calls, "reload") != 1 || slices.ContainsFunc(sd.calls, func(c string) bool { return strings.HasPrefix(c, "restart") }) {
+		t.Errorf("calls %q: want one reload and no restart", sd.calls)
+	}
+	if r := serviceResult(t, res, "daemon-reload"); r.Changes[0].Summary != "reload systemd: links changed by enable sidekiq.service" {
+		t.Errorf("reload: %+v", r.Changes)
+	}
+}
+
+func count(calls []string, call string) int {
+	n := 0
+	for _, c := range calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
 }
 
 func TestServiceRestartsOnceWhenUnitChanges(t *testing.T) {
@@ -56,27 +167,17 @@ func TestServiceRestartsOnceWhenUnitChanges(t *testing.T) {
 	if _, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	pid := sd.state("sidekiq.service").MainPID
+	pid := sd.pids["sidekiq.service"]
 	sd.calls = nil
 	svc.ExecStart = "/usr/bin/sidekiq -e staging"
-	h.Run = &RunState{}
 	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func(call string) int {
-		n := 0
-		for _, c := range sd.calls {
-			if c == call {
-				n++
-			}
-		}
-		return n
-	}
-	if count("reload") != 1 || count("restart sidekiq.service") != 1 {
+	if count(sd.calls, "reload") != 1 || count(sd.calls, "restart sidekiq.service") != 1 {
 		t.Errorf("calls = %q, want exactly one reload and one restart", sd.calls)
 	}
-	if sd.state("sidekiq.service").MainPID == pid {
+	if sd.pids["sidekiq.service"] == pid {
 		t.Error("MainPID unchanged after restart")
 	}
 	changed := map[string]bool{}
@@ -103,9 +204,8 @@ func TestServiceReloadsUnitChangedOnDisk(t *testing.T) {
 	}
 	// The unit file is right, but systemd has not loaded it (a crash
 	// between writing it and reloading, or an edit put back by hand).
-	sd.set("sidekiq.service", func(s *dbusctl.UnitState) { s.NeedDaemonReload = true })
+	sd.set("sidekiq.service", func(s *UnitState) { s.NeedDaemonReload = true })
 	sd.calls = nil
-	h.Run = &RunState{}
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +237,7 @@ func TestPlanChangesNothing(t *testing.T) {
 		got = append(got, r.ID)
 	}
 	want := []string{"group deploy", "user deploy", "sudoers /etc/sudoers.d/sidekiq-users",
-		"unit /etc/systemd/system/sidekiq.service", "daemon-reload", "service sidekiq"}
+		"unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload", "service sidekiq"}
 	if !slices.Equal(got, want) {
 		t.Errorf("steps = %q, want %q", got, want)
 	}
@@ -180,61 +280,69 @@ func TestRunnerSkipsDependentsAndReportsAll(t *testing.T) {
 
 func TestOfflineEnable(t *testing.T) {
 	h, _ := testHost(t)
-	h.Offline = true
-	h.Systemd = Offline{Host: h}
+	h.Offline, h.Systemd = true, nil
 	applyTwice(t, h, Build(serviceSpec(sidekiq())))
-	link := filepath.Join(h.Root, "etc/systemd/system/multi-user.target.wants/sidekiq.service")
-	dest, err := os.Readlink(link)
-	if err != nil || dest != "/etc/systemd/system/sidekiq.service" {
-		t.Errorf("wants link = %q, %v", dest, err)
+	if got := wantsLinks(t, h, "multi-user.target.wants"); !slices.Equal(got, []string{"sidekiq.service -> /etc/systemd/system/sidekiq.service"}) {
+		t.Errorf("links = %q", got)
 	}
 }
 
 // A template service's instances are enabled one by one, and lowering the
-// count disables the instances beyond it, found by their links.
-func TestOfflineInstances(t *testing.T) {
-	h, _ := testHost(t)
-	h.Offline = true
-	h.Systemd = Offline{Host: h}
+// count disables the instances beyond it, found by their links; online or
+// offline, the links are the same.
+func TestInstancesLinks(t *testing.T) {
+	for _, offline := range []bool{true, false} {
+		h, _ := testHost(t)
+		if offline {
+			h.Offline, h.Systemd = true, nil
+		}
+		svc := sidekiq()
+		svc.Instances = 3
+		applyTwice(t, h, Build(serviceSpec(svc)))
+		want := []string{
+			"sidekiq@1.service -> /etc/systemd/system/sidekiq@.service",
+			"sidekiq@2.service -> /etc/systemd/system/sidekiq@.service",
+			"sidekiq@3.service -> /etc/systemd/system/sidekiq@.service",
+		}
+		if got := wantsLinks(t, h, "multi-user.target.wants"); !slices.Equal(got, want) {
+			t.Fatalf("offline %v: links = %q, want %q", offline, got, want)
+		}
+		svc.Instances = 1
+		res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := summaries2(serviceResult(t, res, "enable sidekiq@.service").Changes)
+		wantChanges := []string{
+			"sidekiq@2.service: disable: remove /etc/systemd/system/multi-user.target.wants/sidekiq@2.service",
+			"sidekiq@3.service: disable: remove /etc/systemd/system/multi-user.target.wants/sidekiq@3.service",
+		}
+		if !slices.Equal(got, wantChanges) {
+			t.Errorf("offline %v: changes = %q, want %q", offline, got, wantChanges)
+		}
+		if got := wantsLinks(t, h, "multi-user.target.wants"); !slices.Equal(got, want[:1]) {
+			t.Errorf("offline %v: links = %q, want %q", offline, got, want[:1])
+		}
+	}
+}
+
+// Instances beyond the count that still run are stopped.
+func TestStaleInstancesStopped(t *testing.T) {
+	h, sd := testHost(t)
 	svc := sidekiq()
 	svc.Instances = 3
-	applyTwice(t, h, Build(serviceSpec(svc)))
-	wants := filepath.Join(h.Root, "etc/systemd/system/multi-user.target.wants")
-	links := func() []string {
-		entries, _ := os.ReadDir(wants)
-		var names []string
-		for _, e := range entries {
-			dest, _ := os.Readlink(filepath.Join(wants, e.Name()))
-			names = append(names, e.Name()+" -> "+dest)
-		}
-		return names
-	}
-	want := []string{
-		"sidekiq@1.service -> /etc/systemd/system/sidekiq@.service",
-		"sidekiq@2.service -> /etc/systemd/system/sidekiq@.service",
-		"sidekiq@3.service -> /etc/systemd/system/sidekiq@.service",
-	}
-	if got := links(); !slices.Equal(got, want) {
-		t.Fatalf("links = %q, want %q", got, want)
-	}
-	svc.Instances = 1
-	h.Run = &RunState{}
-	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
-	if err != nil {
+	if _, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, r := range res {
-		if r.ID == "service sidekiq" {
-			got = summaries2(r.Changes)
-		}
+	svc.Instances = 1
+	res := applyTwice(t, h, Build(serviceSpec(svc)))
+	got := summaries2(serviceResult(t, res, "service sidekiq").Changes)
+	want := []string{"sidekiq@2.service: stop (active -> inactive, beyond instances: 1)", "sidekiq@3.service: stop (active -> inactive, beyond instances: 1)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes = %q, want %q", got, want)
 	}
-	wantChanges := []string{"sidekiq@2.service: disable (beyond instances: 1)", "sidekiq@3.service: disable (beyond instances: 1)"}
-	if !slices.Equal(got, wantChanges) {
-		t.Errorf("changes = %q, want %q", got, wantChanges)
-	}
-	if got := links(); !slices.Equal(got, want[:1]) {
-		t.Errorf("links = %q, want %q", got, want[:1])
+	if st := sd.state("sidekiq@3.service"); st.Active() {
+		t.Errorf("sidekiq@3: %+v", st)
 	}
 }
 
@@ -247,12 +355,11 @@ func TestPendingRestartFromAnEarlierRun(t *testing.T) {
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := restartPending.mark(h, "sidekiq.service"); err != nil {
+	if err := restartPending.mark(testEnv(h, true), "sidekiq.service"); err != nil {
 		t.Fatal(err)
 	}
-	pid := sd.state("sidekiq.service").MainPID
+	pid := sd.pids["sidekiq.service"]
 	sd.calls = nil
-	h.Run = &RunState{}
 	plan, err := Run(context.Background(), h, steps, ModeCheck, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -260,17 +367,15 @@ func TestPendingRestartFromAnEarlierRun(t *testing.T) {
 	if got := plan[len(plan)-1]; got.Status != StatusChanged || got.Changes[0].Summary != "restart (unit changed in an earlier run that stopped before restarting it)" {
 		t.Errorf("plan: %+v", got)
 	}
-	h.Run = &RunState{}
 	if _, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil {
 		t.Fatal(err)
 	}
-	if sd.state("sidekiq.service").MainPID == pid || !slices.Contains(sd.calls, "restart sidekiq.service") {
+	if sd.pids["sidekiq.service"] == pid || !slices.Contains(sd.calls, "restart sidekiq.service") {
 		t.Errorf("calls %q: no restart", sd.calls)
 	}
-	if pending, _ := restartPending.has(h, "sidekiq.service"); pending {
+	if pending, _ := restartPending.has(testEnv(h, true), "sidekiq.service"); pending {
 		t.Error("the marker is still there after the restart")
 	}
-	h.Run = &RunState{}
 	if res, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
 		t.Errorf("apply after the restart: %v %+v", err, res)
 	}

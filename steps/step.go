@@ -1,12 +1,14 @@
-// Package steps holds provision's idempotent host changes. Each step reads
-// the host, says what differs from the spec in words a person can read, and
-// fixes only that. The same code path serves plan (check only) and apply.
+// Package steps holds provision's idempotent host changes and the runner
+// that orders them. Each step reads the host, says what differs from the
+// spec in words a person can read, and, when applying, fixes only that:
+// plan (check only) and apply are one code path. Steps react to each
+// other only through the edges Build declares (see Graph); the runner
+// hands each step what the steps that notify it did.
 package steps
 
 import (
 	"context"
-
-	"github.com/provision-dev/provision/dbusctl"
+	"slices"
 )
 
 // Change is one difference between the host and the spec.
@@ -19,79 +21,66 @@ type Change struct {
 
 // Step is one idempotent unit of convergence.
 //
-// Check reports what differs and changes nothing. Apply makes the host match
-// and returns what it changed; calling Apply on a converged host changes
-// nothing and returns no changes. Both read the host afresh.
+// Converge reads the host afresh and returns what differs from the spec.
+// When env.Apply is false it changes nothing; when it is true it makes the
+// host match and returns what it changed. Converging a converged host
+// changes nothing and returns no changes. The runner calls Converge again,
+// without applying and without notifications, after an Apply that changed
+// something, and fails the step if differences remain.
 type Step interface {
-	// ID names the step uniquely, e.g. "file /etc/sudoers.d/sidekiq-users".
+	// ID names the step uniquely in its graph, e.g.
+	// "file /etc/sudoers.d/sidekiq-users".
 	ID() string
-	// Needs lists the IDs of steps that must succeed before this one runs.
-	Needs() []string
-	Check(ctx context.Context, h *Host) ([]Change, error)
-	Apply(ctx context.Context, h *Host) ([]Change, error)
+	Converge(ctx context.Context, env *Env) ([]Change, error)
 }
 
-// Systemd is what steps need from the service manager. dbusctl.Conn
-// implements it online; Offline implements it for a tree that is not running.
-type Systemd interface {
-	Reload(ctx context.Context) error
-	Enable(ctx context.Context, units ...string) (changed bool, err error)
-	Disable(ctx context.Context, units ...string) (changed bool, err error)
-	Start(ctx context.Context, unit string) error
-	StartNoWait(ctx context.Context, unit string) error
-	Stop(ctx context.Context, unit string) error
-	Restart(ctx context.Context, unit string) error
-	RestartNoWait(ctx context.Context, unit string) error
-	States(ctx context.Context, units ...string) ([]dbusctl.UnitState, error)
-	SystemState(ctx context.Context) (dbusctl.SystemState, error)
+// Event is what a step that changed something (or, when checking, would
+// change something) tells a step it notifies.
+type Event struct {
+	// From is the ID of the notifying step, for messages.
+	From string
+	// Units are the units whose configuration the change concerns, as
+	// the notifying step declared them with Env.Touch; often none.
+	Units []string
 }
 
-// Host is the machine (or directory tree) being converged.
-type Host struct {
-	// Root is the host's root directory: "/" online, the tree with --root.
-	Root string
-	// Systemd is the service manager.
-	Systemd Systemd
-	// Offline is true with --root: users are made with --root, nothing is started.
-	Offline bool
-	// Exec runs a helper command (useradd, visudo, ...) and returns its
-	// combined output. Tests replace it.
-	Exec func(ctx context.Context, name string, args ...string) ([]byte, error)
-	// Run records what changed in this run, for steps that react to others.
-	Run *RunState
+// Env is what the runner hands a step for one call of Converge: the host,
+// whether to apply, the events of the steps that notify it, and the run's
+// caches. A new run starts with fresh caches: nothing carries over from an
+// earlier Run on the same Host.
+type Env struct {
+	// Host is the machine or tree being converged.
+	Host *Host
+	// Apply is true when the step is to make the host match, false when
+	// it only checks.
+	Apply bool
+
+	events  []Event
+	touched []string
+	run     *runState
 }
 
-// RunState is shared by the steps of one run.
-type RunState struct {
-	changed map[string]bool
-	// fresh holds units started or restarted in this run: their processes
-	// run the unit as it is now.
-	fresh    map[string]bool
-	reloaded bool
-	// states caches unit states until a step changes systemd.
-	states map[string]dbusctl.UnitState
-	// accounts and groups cache /etc/passwd and /etc/group until a helper
-	// command runs.
-	accounts map[string]account
-	groups   map[string]group
-}
+// Notified returns the events of this run's steps that notify the step
+// and changed something before it ran; none in the check after an apply,
+// since the apply has reacted to them.
+func (e *Env) Notified() []Event { return e.events }
 
-func (r *RunState) markFresh(unit string) {
-	if r.fresh == nil {
-		r.fresh = map[string]bool{}
+// Touched reports whether an event the step was notified of concerns unit.
+func (e *Env) Touched(unit string) bool {
+	for _, ev := range e.events {
+		if slices.Contains(ev.Units, unit) {
+			return true
+		}
 	}
-	r.fresh[unit] = true
+	return false
 }
 
-func (r *RunState) forgetStates() { r.states = nil }
-
-// MarkChanged records that step id changed the host.
-func (r *RunState) MarkChanged(id string) {
-	if r.changed == nil {
-		r.changed = map[string]bool{}
+// Touch declares that the step's change concerns the configuration of
+// units, for the steps it notifies (see Event.Units).
+func (e *Env) Touch(units ...string) {
+	for _, u := range units {
+		if !slices.Contains(e.touched, u) {
+			e.touched = append(e.touched, u)
+		}
 	}
-	r.changed[id] = true
 }
-
-// Changed reports whether step id changed the host in this run.
-func (r *RunState) Changed(id string) bool { return r.changed[id] }

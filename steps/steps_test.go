@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -38,8 +39,8 @@ func testHostShadow(t *testing.T) (*Host, *fakeSystemd, *fakeShadow) {
 	uid, gid := os.Getuid(), os.Getgid()
 	writeTestFile(t, root, "etc/passwd", fmt.Sprintf("root:x:%d:%d:root:/root:/bin/bash\n", uid, gid))
 	writeTestFile(t, root, "etc/group", fmt.Sprintf("root:x:%d:\n", gid))
-	sd := &fakeSystemd{states: map[string]dbusctl.UnitState{}}
-	h := &Host{Root: root, Systemd: sd, Run: &RunState{}}
+	sd := newFakeSystemd()
+	h := &Host{Root: root, Systemd: sd}
 	shadow := &fakeShadow{t: t, root: root, uid: uid, gid: gid}
 	h.Exec = shadow.exec
 	return h, sd, shadow
@@ -65,7 +66,7 @@ type fakeShadow struct {
 
 func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
 	f.calls = append(f.calls, name+" "+strings.Join(args, " "))
-	if name == VisudoCmd {
+	if name == distro.Visudo {
 		if _, err := os.Stat("/usr/sbin/visudo"); err != nil {
 			return nil, nil
 		}
@@ -74,7 +75,7 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 		}
 		return ExecCommand(ctx, "/usr/sbin/visudo", args...)
 	}
-	if name == SudoCmd {
+	if name == distro.Sudo {
 		if slices.Contains(f.sudoDenies, strings.Join(args[4:], " ")) {
 			return nil, fmt.Errorf("sudo: exit status 1")
 		}
@@ -82,15 +83,15 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 	}
 	opts, target := parseShadowArgs(args)
 	switch name {
-	case GroupaddCmd:
+	case distro.Groupadd:
 		f.appendLine("etc/group", fmt.Sprintf("%s:x:%d:", target, f.gid))
-	case UseraddCmd:
+	case distro.Useradd:
 		f.appendLine("etc/passwd", fmt.Sprintf("%s:x:%d:%d::%s:%s", target, f.uid, f.gid, opts["-d"], opts["-s"]))
 		f.setMembership(target, opts)
 		if _, ok := opts["-m"]; ok {
 			os.MkdirAll(filepath.Join(f.root, opts["-d"]), 0o755)
 		}
-	case UsermodCmd:
+	case distro.Usermod:
 		f.editLine("etc/passwd", target, func(fields []string) {
 			if v, ok := opts["-s"]; ok {
 				fields[6] = v
@@ -165,12 +166,19 @@ func (f *fakeShadow) editLine(name, key string, edit func([]string)) {
 
 // fakeSystemd records calls and keeps unit states in memory.
 type fakeSystemd struct {
-	states map[string]dbusctl.UnitState
-	calls  []string
+	states map[string]UnitState
+	// pids are the main process ids of running units: a start or restart
+	// gives a new one.
+	pids  map[string]int
+	calls []string
 	// startErr, when set, is returned by Start.
 	startErr error
 	// system is what SystemState reports; "" means running.
-	system dbusctl.SystemState
+	system SystemState
+}
+
+func newFakeSystemd() *fakeSystemd {
+	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}}
 }
 
 func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
@@ -179,42 +187,32 @@ func (f *fakeSystemd) Reload(ctx context.Context) error {
 	f.record("reload")
 	for name, st := range f.states {
 		st.NeedDaemonReload = false
-		if st.LoadState == "" || st.LoadState == "not-found" {
-			st.LoadState = "loaded"
+		if st.LoadState == LoadUnloaded || st.LoadState == LoadNotFound {
+			st.LoadState = LoadLoaded
 		}
 		f.states[name] = st
 	}
 	return nil
 }
 
-func (f *fakeSystemd) set(unit string, fn func(*dbusctl.UnitState)) {
+func (f *fakeSystemd) set(unit string, fn func(*UnitState)) {
 	st := f.state(unit)
 	fn(&st)
 	f.states[unit] = st
 }
 
-func (f *fakeSystemd) state(unit string) dbusctl.UnitState {
+func (f *fakeSystemd) state(unit string) UnitState {
 	st, ok := f.states[unit]
 	if !ok {
-		st = dbusctl.UnitState{Name: unit, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+		st = UnitState{Name: unit, LoadState: LoadNotFound, ActiveState: ActiveInactive, SubState: "dead"}
 	}
 	return st
 }
 
-func (f *fakeSystemd) Enable(ctx context.Context, units ...string) (bool, error) {
-	f.record("enable " + strings.Join(units, " "))
-	for _, u := range units {
-		f.set(u, func(s *dbusctl.UnitState) { s.UnitFileState = "enabled" })
-	}
-	return true, nil
-}
-
-func (f *fakeSystemd) Disable(ctx context.Context, units ...string) (bool, error) {
-	f.record("disable " + strings.Join(units, " "))
-	for _, u := range units {
-		f.set(u, func(s *dbusctl.UnitState) { s.UnitFileState = "disabled" })
-	}
-	return true, nil
+// run marks unit running with a new main process.
+func (f *fakeSystemd) run(unit string) {
+	f.set(unit, func(s *UnitState) { s.ActiveState, s.SubState, s.Job = ActiveActive, "running", JobNone })
+	f.pids[unit] += 100
 }
 
 func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
@@ -222,9 +220,7 @@ func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
 	if f.startErr != nil {
 		return f.startErr
 	}
-	f.set(unit, func(s *dbusctl.UnitState) {
-		s.ActiveState, s.SubState, s.MainPID, s.Job = "active", "running", s.MainPID+100, ""
-	})
+	f.run(unit)
 	return nil
 }
 
@@ -232,51 +228,76 @@ func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
 // a boot job that is still running does.
 func (f *fakeSystemd) StartNoWait(ctx context.Context, unit string) error {
 	f.record("start-no-wait " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) { s.Job = "start" })
+	f.set(unit, func(s *UnitState) { s.Job = JobStart })
 	return nil
 }
 
 // RestartNoWait queues a restart job that stays queued, like StartNoWait.
 func (f *fakeSystemd) RestartNoWait(ctx context.Context, unit string) error {
 	f.record("restart-no-wait " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) { s.Job = "restart" })
+	f.set(unit, func(s *UnitState) { s.Job = JobRestart })
 	return nil
 }
 
-func (f *fakeSystemd) SystemState(ctx context.Context) (dbusctl.SystemState, error) {
+func (f *fakeSystemd) SystemState(ctx context.Context) (SystemState, error) {
 	f.record("system-state")
 	if f.system == "" {
-		return dbusctl.SystemRunning, nil
+		return SystemRunning, nil
 	}
 	return f.system, nil
 }
 
 func (f *fakeSystemd) Stop(ctx context.Context, unit string) error {
 	f.record("stop " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) { s.ActiveState, s.SubState, s.MainPID, s.Job = "inactive", "dead", 0, "" })
+	f.set(unit, func(s *UnitState) { s.ActiveState, s.SubState, s.Job = ActiveInactive, "dead", JobNone })
 	return nil
 }
 
 func (f *fakeSystemd) Restart(ctx context.Context, unit string) error {
 	f.record("restart " + unit)
-	f.set(unit, func(s *dbusctl.UnitState) {
-		s.ActiveState, s.SubState, s.MainPID, s.Job = "active", "running", s.MainPID+1, ""
-	})
+	f.run(unit)
 	return nil
 }
 
-func (f *fakeSystemd) States(ctx context.Context, units ...string) ([]dbusctl.UnitState, error) {
+func (f *fakeSystemd) States(ctx context.Context, units ...string) ([]UnitState, error) {
 	f.record("states")
-	out := make([]dbusctl.UnitState, len(units))
+	out := make([]UnitState, len(units))
 	for i, u := range units {
 		out[i] = f.state(u)
 	}
 	return out, nil
 }
 
+func (f *fakeSystemd) Loaded(ctx context.Context, pattern string) ([]UnitState, error) {
+	f.record("loaded " + pattern)
+	var out []UnitState
+	for name, st := range f.states {
+		if ok, _ := path.Match(pattern, name); ok && st.LoadState != LoadNotFound {
+			out = append(out, st)
+		}
+	}
+	slices.SortFunc(out, func(a, b UnitState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// testEnv returns an Env for calling a step's helpers directly, outside a
+// Run.
+func testEnv(h *Host, apply bool) *Env {
+	return &Env{Host: h, Apply: apply, run: &runState{host: h}}
+}
+
+// graphOf makes a graph of steps, in order, with no edges.
+func graphOf(steps ...Step) *Graph {
+	g := &Graph{}
+	for _, s := range steps {
+		g.Add(s)
+	}
+	return g
+}
+
 // applyTwice applies steps, expecting changes and no failure, then applies
 // them again, expecting every step ok and no file modified.
-func applyTwice(t *testing.T, h *Host, steps []Step) []Result {
+func applyTwice(t *testing.T, h *Host, steps *Graph) []Result {
 	t.Helper()
 	first, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err != nil {
@@ -287,7 +308,6 @@ func applyTwice(t *testing.T, h *Host, steps []Step) []Result {
 	}
 	before := snapshot(t, h.Root)
 	time.Sleep(10 * time.Millisecond)
-	h.Run = &RunState{}
 	second, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err != nil {
 		t.Fatalf("second apply: %v", err)

@@ -6,23 +6,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 )
 
 // sudoersMode is the mode sudo expects of its configuration files.
 const sudoersMode = 0o440
 
-// SudoCmd is the sudo binary WriteSudoers asks whether its rules allow
-// what they say.
-var SudoCmd = "sudo"
-
-// WriteSudoers installs a drop-in under /etc/sudoers.d, root:root 0440. The
+// writeSudoers installs a drop-in under /etc/sudoers.d, root:root 0440. The
 // new content is checked with "visudo -cf" in a temporary file that sudo
-// ignores before it replaces the drop-in; on a running system the whole
-// configuration is then checked with "visudo -c", and if that fails (the
-// drop-in conflicts with something else) the previous file is put back, or
-// the new one removed, and the step fails with visudo's message. sudo is
-// never left with a configuration that visudo rejects.
+// ignores before it replaces the drop-in (when only checking, in a
+// temporary file elsewhere, so that a plan foresees a rejection); on a
+// running system the whole configuration is then checked with "visudo
+// -c", and if that fails (the drop-in conflicts with something else) the
+// previous file is put back, or the new one removed, and the step fails
+// with visudo's message. sudo is never left with a configuration that
+// visudo rejects.
 //
 // A drop-in that visudo accepts may still allow nothing: /etc/sudoers may
 // not include sudoers.d, or a later rule may deny the command. So once
@@ -30,97 +29,85 @@ var SudoCmd = "sudo"
 // ("sudo -l -U USER [-u RUNAS] COMMAND"), for the rule's user or, for a
 // %group, for one of the group's members on the host; the step fails when
 // sudo would refuse one.
-type WriteSudoers struct {
-	deps
-	Sudoers spec.Sudoers
+type writeSudoers struct {
+	sudoers spec.Sudoers
 }
 
-// ID implements Step.
-func (s *WriteSudoers) ID() string { return "sudoers " + s.Sudoers.Path() }
+func (s *writeSudoers) ID() string { return "sudoers " + s.sudoers.Path() }
 
-func (s *WriteSudoers) target() fileTarget {
-	return fileTarget{
-		path:    s.Sudoers.Path(),
+func (s *writeSudoers) target(e *Env) fileTarget {
+	t := fileTarget{
+		path:    s.sudoers.Path(),
 		owner:   "root",
 		group:   "root",
 		perm:    sudoersMode,
-		content: spec.RenderSudoers(s.Sudoers),
+		content: spec.RenderSudoers(s.sudoers),
 	}
-}
-
-// Check implements Step.
-func (s *WriteSudoers) Check(ctx context.Context, h *Host) ([]Change, error) {
-	changes, err := h.convergeFile(ctx, s.target(), false)
-	if err != nil || len(changes) > 0 {
-		return changes, err
-	}
-	return s.uncheckedChange(h)
-}
-
-// uncheckedChange reports a drop-in whose content is right but that an
-// earlier run, killed after installing it, never checked as a whole.
-func (s *WriteSudoers) uncheckedChange(h *Host) ([]Change, error) {
-	if h.Offline {
-		return nil, nil
-	}
-	unchecked, err := sudoersUnchecked.has(h, s.Sudoers.Name)
-	if err != nil || !unchecked {
-		return nil, err
-	}
-	return []Change{{Summary: "check the sudo configuration: an earlier run installed this file and did not finish checking it"}}, nil
-}
-
-// Apply implements Step.
-func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
-	t := s.target()
 	t.validate = func(ctx context.Context, tmp string) error {
-		if out, err := h.run(ctx, VisudoCmd, "-c", "-f", tmp); err != nil {
+		if out, err := e.exec(ctx, distro.Visudo, "-c", "-f", tmp); err != nil {
 			return fmt.Errorf("%s: rejected by visudo, not installed: %s", t.path, visudoMessage(out, err))
 		}
 		return nil
 	}
-	changes, err := h.convergeFile(ctx, t, false)
+	return t
+}
+
+func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	t := s.target(e)
+	// What differs, read without changing anything. When applying, the
+	// content is validated once, below, in the temporary file that is
+	// then renamed into place.
+	probe := *e
+	probe.Apply = false
+	pt := t
+	if e.Apply {
+		pt.validate = nil
+	}
+	changes, err := probe.convergeFile(ctx, pt)
 	if err != nil {
 		return nil, err
 	}
 	if len(changes) == 0 {
-		changes, err = s.uncheckedChange(h)
-		if err != nil || len(changes) == 0 {
+		changes, err = s.uncheckedChange(e)
+		if err != nil || len(changes) == 0 || !e.Apply {
 			return changes, err
 		}
 		// Installed by a killed run: there is no previous file to put
 		// back if the configuration fails as a whole.
-		if _, err := s.checkInstalled(ctx, h, func() error { return h.remove(t.path) }); err != nil {
+		if _, err := s.checkInstalled(ctx, e, func() error { return e.fs().Remove(t.path) }); err != nil {
 			return nil, err
 		}
 		return changes, nil
 	}
-	prev, err := h.lstat(t.path)
+	if !e.Apply {
+		return changes, nil
+	}
+	prev, err := e.fs().Lstat(t.path)
 	if err != nil {
 		return nil, err
 	}
 	var old []byte
-	if prev.exists && prev.mode.IsRegular() {
-		if old, _, err = h.readFile(t.path, maxDiffSize); err != nil {
+	if prev.Exists && prev.Mode.IsRegular() {
+		if old, _, err = e.fs().ReadFile(t.path, maxDiffSize); err != nil {
 			return nil, err
 		}
 	}
-	if !h.Offline {
-		if err := sudoersUnchecked.mark(h, s.Sudoers.Name); err != nil {
+	if !e.Host.Offline {
+		if err := sudoersUnchecked.mark(e, s.sudoers.Name); err != nil {
 			return nil, err
 		}
 	}
-	if changes, err = h.convergeFile(ctx, t, true); err != nil {
+	if changes, err = e.convergeFile(ctx, t); err != nil {
 		return nil, err
 	}
-	if h.Offline {
+	if e.Host.Offline {
 		return changes, nil
 	}
-	rolledBack, err := s.checkInstalled(ctx, h, func() error {
-		if prev.exists {
-			return h.writeFileAtomic(t.path, old, prev.perm(), prev.uid, prev.gid, nil)
+	rolledBack, err := s.checkInstalled(ctx, e, func() error {
+		if prev.Exists {
+			return e.fs().WriteFileAtomic(t.path, old, prev.Perm(), prev.UID, prev.GID, nil)
 		}
-		return h.remove(t.path)
+		return e.fs().Remove(t.path)
 	})
 	if rolledBack {
 		return nil, err
@@ -128,28 +115,41 @@ func (s *WriteSudoers) Apply(ctx context.Context, h *Host) ([]Change, error) {
 	return changes, err
 }
 
+// uncheckedChange reports a drop-in whose content is right but that an
+// earlier run, killed after installing it, never checked as a whole.
+func (s *writeSudoers) uncheckedChange(e *Env) ([]Change, error) {
+	if e.Host.Offline {
+		return nil, nil
+	}
+	unchecked, err := sudoersUnchecked.has(e, s.sudoers.Name)
+	if err != nil || !unchecked {
+		return nil, err
+	}
+	return []Change{{Summary: "check the sudo configuration: an earlier run installed this file and did not finish checking it"}}, nil
+}
+
 // checkInstalled checks the whole sudo configuration with the installed
 // drop-in (visudo -c), undoing the installation with restore when visudo
 // rejects it (rolledBack is then true), then asks sudo whether the drop-in
 // allows what it says. The drop-in's unchecked marker goes once visudo and
 // sudo agree, or once the drop-in is undone.
-func (s *WriteSudoers) checkInstalled(ctx context.Context, h *Host, restore func() error) (rolledBack bool, err error) {
-	path := s.Sudoers.Path()
-	out, err := h.run(ctx, VisudoCmd, "-c")
+func (s *writeSudoers) checkInstalled(ctx context.Context, e *Env, restore func() error) (rolledBack bool, err error) {
+	path := s.sudoers.Path()
+	out, err := e.exec(ctx, distro.Visudo, "-c")
 	if err != nil {
 		msg := visudoMessage(out, err)
 		if err := restore(); err != nil {
 			return false, fmt.Errorf("%s: sudo configuration rejected by visudo (%s), and putting the previous file back failed: %w", path, msg, err)
 		}
-		if err := sudoersUnchecked.clear(h, s.Sudoers.Name); err != nil {
+		if err := sudoersUnchecked.clear(e, s.sudoers.Name); err != nil {
 			return true, err
 		}
 		return true, fmt.Errorf("%s: sudo configuration rejected by visudo with this file, previous state restored: %s", path, msg)
 	}
-	if err := s.checkAllowed(ctx, h); err != nil {
+	if err := s.checkAllowed(ctx, e); err != nil {
 		return false, err
 	}
-	return false, sudoersUnchecked.clear(h, s.Sudoers.Name)
+	return false, sudoersUnchecked.clear(e, s.sudoers.Name)
 }
 
 // visudoMessage keeps what visudo says is wrong, without the "parsed OK"
@@ -170,10 +170,10 @@ func visudoMessage(out []byte, err error) string {
 // checkAllowed asks sudo whether each rule's commands are allowed to the
 // rule's user, or to a member of its group. Rules of a group that has no
 // member yet cannot be asked about and are passed over.
-func (s *WriteSudoers) checkAllowed(ctx context.Context, h *Host) error {
+func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
 	var denied []string
-	for _, r := range s.Sudoers.Rules {
-		user, err := h.someMember(r.Who)
+	for _, r := range s.sudoers.Rules {
+		user, err := e.someMember(r.Who)
 		if err != nil {
 			return err
 		}
@@ -186,14 +186,14 @@ func (s *WriteSudoers) checkAllowed(ctx context.Context, h *Host) error {
 				args = append(args, "-u", r.RunAs)
 			}
 			args = append(args, sudoersWords(cmd)...)
-			if _, err := h.run(ctx, SudoCmd, args...); err != nil {
+			if _, err := e.exec(ctx, distro.Sudo, args...); err != nil {
 				denied = append(denied, fmt.Sprintf("%s may not run %q", user, cmd))
 			}
 		}
 	}
 	if len(denied) > 0 {
 		return fmt.Errorf("%s: installed, but sudo does not allow what it says: %s (is sudoers.d included by /etc/sudoers, and does no later rule deny it?)",
-			s.Sudoers.Path(), strings.Join(denied, "; "))
+			s.sudoers.Path(), strings.Join(denied, "; "))
 	}
 	return nil
 }
@@ -201,8 +201,8 @@ func (s *WriteSudoers) checkAllowed(ctx context.Context, h *Host) error {
 // someMember returns who itself for a user name, and the first member (by
 // name) of the group for a %group: a user whose primary group it is or who
 // is listed in it. It returns "" when there is no such user on the host.
-func (h *Host) someMember(who string) (string, error) {
-	accts, err := h.accounts()
+func (e *Env) someMember(who string) (string, error) {
+	accts, err := e.accounts()
 	if err != nil {
 		return "", err
 	}
@@ -213,7 +213,7 @@ func (h *Host) someMember(who string) (string, error) {
 		}
 		return "", nil
 	}
-	grps, err := h.groups()
+	grps, err := e.groups()
 	if err != nil {
 		return "", err
 	}

@@ -6,42 +6,31 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 )
 
-// EnsureUser makes a local account exist (useradd) and fixes drift of its
+// ensureUser makes a local account exist (useradd) and fixes drift of its
 // primary group, supplementary groups, home and shell (usermod). The
 // primary group must exist; EnsureGroup creates it first. It never changes
 // an existing account's uid, and never moves a home directory.
-type EnsureUser struct {
-	deps
-	User spec.User
+type ensureUser struct {
+	user spec.User
 }
 
-// ID implements Step.
-func (s *EnsureUser) ID() string { return "user " + s.User.Name }
+func (s *ensureUser) ID() string { return "user " + s.user.Name }
 
-// Check implements Step.
-func (s *EnsureUser) Check(ctx context.Context, h *Host) ([]Change, error) {
-	return s.converge(ctx, h, false)
-}
-
-// Apply implements Step.
-func (s *EnsureUser) Apply(ctx context.Context, h *Host) ([]Change, error) {
-	return s.converge(ctx, h, true)
-}
-
-func (s *EnsureUser) converge(ctx context.Context, h *Host, apply bool) ([]Change, error) {
-	u := s.User
-	accts, err := h.accounts()
+func (s *ensureUser) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	u := s.user
+	accts, err := e.accounts()
 	if err != nil {
 		return nil, fmt.Errorf("read accounts: %w", err)
 	}
-	grps, err := h.groups()
+	grps, err := e.groups()
 	if err != nil {
 		return nil, fmt.Errorf("read groups: %w", err)
 	}
-	if apply {
+	if e.Apply {
 		for _, g := range append([]string{u.Group}, u.Groups...) {
 			if _, ok := grps[g]; !ok {
 				return nil, fmt.Errorf("user %s: group %s does not exist", u.Name, g)
@@ -57,8 +46,8 @@ func (s *EnsureUser) converge(ctx context.Context, h *Host, apply bool) ([]Chang
 		if len(wantGroups) > 0 {
 			c.Summary += ", groups " + strings.Join(wantGroups, ",")
 		}
-		if apply {
-			args := append(h.rootArgs(), "-g", u.Group, "-s", u.Shell)
+		if e.Apply {
+			args := append(e.rootArgs(), "-g", u.Group, "-s", u.Shell)
 			if u.System {
 				args = append(args, "--system")
 			}
@@ -70,7 +59,7 @@ func (s *EnsureUser) converge(ctx context.Context, h *Host, apply bool) ([]Chang
 			if len(wantGroups) > 0 {
 				args = append(args, "-G", strings.Join(wantGroups, ","))
 			}
-			if _, err := h.run(ctx, UseraddCmd, append(args, u.Name)...); err != nil {
+			if _, err := e.exec(ctx, distro.Useradd, append(args, u.Name)...); err != nil {
 				return nil, fmt.Errorf("create user %s: %w", u.Name, err)
 			}
 		}
@@ -96,9 +85,9 @@ func (s *EnsureUser) converge(ctx context.Context, h *Host, apply bool) ([]Chang
 		changes = append(changes, Change{Summary: fmt.Sprintf("shell %s -> %s", orNone(a.shell), u.Shell)})
 		args = append(args, "-s", u.Shell)
 	}
-	if apply && len(args) > 0 {
-		args = append(h.rootArgs(), args...)
-		if _, err := h.run(ctx, UsermodCmd, append(args, u.Name)...); err != nil {
+	if e.Apply && len(args) > 0 {
+		args = append(e.rootArgs(), args...)
+		if _, err := e.exec(ctx, distro.Usermod, append(args, u.Name)...); err != nil {
 			return nil, fmt.Errorf("modify user %s: %w", u.Name, err)
 		}
 	}

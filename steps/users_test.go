@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -17,7 +18,7 @@ func TestUserApplyTwice(t *testing.T) {
 	h, _ := testHost(t)
 	steps := Build(&spec.Spec{Users: []spec.User{deployUser()}})
 	applyTwice(t, h, steps)
-	accts, _ := h.accounts()
+	accts, _ := testEnv(h, false).accounts()
 	if a := accts["deploy"]; a.shell != "/bin/bash" || a.home != "/home/deploy" {
 		t.Errorf("deploy = %+v", a)
 	}
@@ -32,10 +33,9 @@ func TestUserDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	// By hand: a new shell and an extra group.
-	h.Exec(context.Background(), UsermodCmd, "-s", "/bin/sh", "deploy")
-	h.Exec(context.Background(), GroupaddCmd, "docker")
-	h.Exec(context.Background(), UsermodCmd, "-G", "docker", "deploy")
-	h.Run = &RunState{}
+	h.Exec(context.Background(), distro.Usermod, "-s", "/bin/sh", "deploy")
+	h.Exec(context.Background(), distro.Groupadd, "docker")
+	h.Exec(context.Background(), distro.Usermod, "-G", "docker", "deploy")
 	res, err := Run(context.Background(), h, steps, ModeApply, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/internal/online"
 	"github.com/provision-dev/provision/spec"
 	"github.com/provision-dev/provision/steps"
 )
@@ -174,7 +175,7 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	// start of Run) to its own report, which Run makes as soon as the
 	// step is done.
 	start = time.Now()
-	h := steps.NewHost("/", conn)
+	h := steps.NewHost("/", online.Systemd{Conn: conn})
 	list := steps.Build(sp)
 	last := time.Now()
 	_, err = steps.Run(ctx, h, list, steps.ModeApply, func(res steps.Result) {

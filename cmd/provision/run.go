@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/internal/online"
 	"github.com/provision-dev/provision/spec"
 	"github.com/provision-dev/provision/steps"
 )
@@ -188,19 +189,20 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout t
 	var h *steps.Host
 	if root != "" {
 		h = steps.NewHost(root, nil)
-		h.Offline = true
-		h.Systemd = steps.Offline{Host: h}
 	} else {
 		conn, err := dbusctl.Connect(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
+			if errors.Is(err, dbusctl.ErrNoSystemd) {
+				fmt.Fprintf(stderr, "provision %s: to converge a tree that is not running (an image, a chroot), use --root DIR\n", cmd)
+			}
 			return exitFailed
 		}
 		defer conn.Close()
 		if jobTimeout > 0 {
 			conn.JobTimeout = jobTimeout
 		}
-		h = steps.NewHost("/", conn)
+		h = steps.NewHost("/", online.Systemd{Conn: conn})
 	}
 	start := time.Now()
 	results, _ := steps.Run(ctx, h, steps.Build(sp), mode, out.step)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/provision-dev/provision/internal/hostcheck"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -20,7 +21,7 @@ func specWarnings(sp *spec.Spec, cmd, root string) []*spec.Error {
 	}
 	warnings := sp.Warnings()
 	if cmd == "plan" || cmd == "apply" || cmd == "verify" {
-		warnings = append(warnings, spec.MissingExecutables(sp, root)...)
+		warnings = append(warnings, hostcheck.MissingExecutables(sp, root)...)
 	}
 	slices.SortStableFunc(warnings, func(a, b *spec.Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))

@@ -3,7 +3,6 @@ package nspawn
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/provision-dev/provision/internal/rootfs"
 )
 
 // nsenterCommand returns a command that runs args in all namespaces of the
@@ -129,7 +130,7 @@ func (c *Container) WriteFile(ctrPath string, data []byte, mode os.FileMode) err
 	if !path.IsAbs(ctrPath) {
 		return fmt.Errorf("write %s in %s: path is not absolute", ctrPath, c.name)
 	}
-	hostPath, inRoot, err := resolveIn(c.Root(), path.Clean(ctrPath))
+	hostPath, inRoot, err := rootfs.Resolve(c.Root(), path.Clean(ctrPath))
 	if err != nil {
 		return fmt.Errorf("write %s in %s: %w", ctrPath, c.name, err)
 	}
@@ -196,51 +197,4 @@ func isUnder(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// resolveIn resolves the clean absolute path p as the container whose root
-// is root on the host would: symbolic links, absolute ones included, are
-// followed inside root, never out of it. The last element need not exist.
-// It returns the path on the host and the resolved path in the container.
-func resolveIn(root, p string) (hostPath, ctrPath string, err error) {
-	const maxLinks = 40
-	links := 0
-	resolved := "/"
-	rest := strings.TrimPrefix(p, "/")
-	for rest != "" {
-		var elem string
-		elem, rest, _ = strings.Cut(rest, "/")
-		switch elem {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, elem)
-		fi, err := os.Lstat(filepath.Join(root, next))
-		if errors.Is(err, os.ErrNotExist) {
-			resolved = next
-			continue
-		}
-		if err != nil {
-			return "", "", err
-		}
-		if fi.Mode()&os.ModeSymlink == 0 {
-			resolved = next
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", "", fmt.Errorf("resolve %s: too many symbolic links", p)
-		}
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			return "", "", err
-		}
-		if path.IsAbs(target) {
-			resolved = "/"
-		}
-		rest = strings.TrimPrefix(target, "/") + "/" + rest
-	}
-	return filepath.Join(root, resolved), resolved, nil
 }

@@ -108,7 +108,7 @@ func buildProvision(dir string) (string, error) {
 	}
 	bin := filepath.Join(dir, "provision")
 	start := time.Now()
-	cmd := exec.Command(goTool, "build", "-trimpath",
+	cmd := exec.Command(goTool, "build", "-trimpath", "-tags", "crashpoints",
 		"-ldflags", "-X main.version="+testVersion,
 		"-o", bin, "./cmd/provision")
 	cmd.Dir = root

@@ -1,13 +1,22 @@
-package steps
+// Package rootfs holds the file operations provision runs as root: every
+// one of them resolves its path without following a symbolic link below
+// the root (an unprivileged user could have planted one to redirect a
+// write), writes atomically (temporary file, fsync, rename, fsync of the
+// directory), and refuses to change the owner or mode of a file with
+// several hard links. Resolve, which does follow links, is for reading a
+// tree as a process inside it would.
+package rootfs
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/provision-dev/provision/internal/crash"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -18,30 +27,54 @@ import (
 // an unprivileged user could have planted it to redirect a write.
 var ErrSymlink = errors.New("is a symbolic link; refusing to follow it")
 
-// node is what lstat says of a path, without following links.
-type node struct {
-	exists bool
-	mode   os.FileMode // type bits and permissions
-	uid    int
-	gid    int
-	size   int64
+// Node is what Lstat says of a path, without following links.
+type Node struct {
+	Exists bool
+	Mode   os.FileMode // type bits and permissions
+	UID    int
+	GID    int
+	Size   int64
+	// Nlink is the number of hard links of the inode.
+	Nlink uint64
 }
 
-func (n node) perm() os.FileMode { return n.mode & os.ModePerm }
+// Perm returns the permission bits of n.
+func (n Node) Perm() os.FileMode { return n.Mode & os.ModePerm }
+
+// FS is a host's file system as seen from its root directory: "/" for the
+// running system, or the directory of a tree being built (--root). Every
+// path given to its methods is absolute and interpreted under Root.
+type FS struct {
+	// Root is the host's root directory; "" means "/".
+	Root string
+}
+
+func (fs FS) root() string {
+	if fs.Root == "" {
+		return "/"
+	}
+	return fs.Root
+}
+
+// HostPath is where path (absolute, on the managed host) is in this
+// process's file system.
+func (fs FS) HostPath(path string) string {
+	return filepath.Join(fs.root(), path)
+}
 
 // openParent opens the directory that holds path (absolute, interpreted
-// under h.Root) without following any symbolic link below the root:
+// under Root) without following any symbolic link below the root:
 // openat2 with RESOLVE_NO_SYMLINKS, or a walk of every component with
 // O_NOFOLLOW. It returns the directory's file descriptor and the last
 // component of path.
-func (h *Host) openParent(path string) (int, string, error) {
+func (fs FS) openParent(path string) (int, string, error) {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) || clean == "/" {
 		return -1, "", fmt.Errorf("%s: not an absolute file path", path)
 	}
-	fd, err := unix.Open(h.root(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(fs.root(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, "", fmt.Errorf("open root %s: %w", h.root(), err)
+		return -1, "", fmt.Errorf("open root %s: %w", fs.root(), err)
 	}
 	dir := strings.TrimPrefix(filepath.Dir(clean), "/")
 	if dir == "" {
@@ -87,31 +120,36 @@ func explainOpenErr(dirfd int, name string, err error) error {
 	return err
 }
 
-// lstat describes path without following links. A missing path, or a
+// Lstat describes path without following links. A missing path, or a
 // missing parent, is reported as a node that does not exist.
-func (h *Host) lstat(path string) (node, error) {
-	dirfd, base, err := h.openParent(path)
+func (fs FS) Lstat(path string) (Node, error) {
+	dirfd, base, err := fs.openParent(path)
 	if errors.Is(err, unix.ENOENT) {
-		return node{}, nil
+		return Node{}, nil
 	}
 	if err != nil {
-		return node{}, err
+		return Node{}, err
 	}
 	defer unix.Close(dirfd)
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
-			return node{}, nil
+			return Node{}, nil
 		}
-		return node{}, &os.PathError{Op: "lstat", Path: path, Err: err}
+		return Node{}, &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	return node{
-		exists: true,
-		mode:   fileMode(st.Mode),
-		uid:    int(st.Uid),
-		gid:    int(st.Gid),
-		size:   st.Size,
-	}, nil
+	return nodeOf(&st), nil
+}
+
+func nodeOf(st *unix.Stat_t) Node {
+	return Node{
+		Exists: true,
+		Mode:   fileMode(st.Mode),
+		UID:    int(st.Uid),
+		GID:    int(st.Gid),
+		Size:   st.Size,
+		Nlink:  uint64(st.Nlink),
+	}
 }
 
 func fileMode(m uint32) os.FileMode {
@@ -137,10 +175,10 @@ func fileMode(m uint32) os.FileMode {
 	return mode
 }
 
-// openNoFollow opens path (a regular file or a directory) for reading
+// Open opens path (a regular file or a directory) for reading
 // without following a link at any component.
-func (h *Host) openNoFollow(path string) (*os.File, error) {
-	dirfd, base, err := h.openParent(path)
+func (fs FS) Open(path string) (*os.File, error) {
+	dirfd, base, err := fs.openParent(path)
 	if err != nil {
 		return nil, err
 	}
@@ -152,10 +190,10 @@ func (h *Host) openNoFollow(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// readFile reads a regular file without following links. It reads at
+// ReadFile reads a regular file without following links. It reads at
 // most limit bytes and reports whether the file was longer.
-func (h *Host) readFile(path string, limit int64) ([]byte, bool, error) {
-	f, err := h.openNoFollow(path)
+func (fs FS) ReadFile(path string, limit int64) ([]byte, bool, error) {
+	f, err := fs.Open(path)
 	if err != nil {
 		return nil, false, err
 	}
@@ -177,7 +215,7 @@ func (h *Host) readFile(path string, limit int64) ([]byte, bool, error) {
 	return data, false, nil
 }
 
-// writeFileAtomic replaces path with data, owned by uid:gid with mode perm,
+// WriteFileAtomic replaces path with data, owned by uid:gid with mode perm,
 // so that path is at every moment either absent, its old content or the
 // complete new content. The temporary file lives in the target's directory
 // under a name that starts with "." and contains "." (sudo ignores such
@@ -188,8 +226,8 @@ func (h *Host) readFile(path string, limit int64) ([]byte, bool, error) {
 //
 // A run killed half-way leaves its temporary file behind; the next write
 // of the same path removes such leftovers first (see removeLeftovers).
-func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int, check func(tmp string) error) error {
-	dirfd, base, err := h.openParent(path)
+func (fs FS) WriteFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int, check func(tmp string) error) error {
+	dirfd, base, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
@@ -202,7 +240,7 @@ func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, 
 	if err != nil {
 		return &os.PathError{Op: "create", Path: filepath.Join(filepath.Dir(path), tmp), Err: err}
 	}
-	crashPoint("write", path, "temporary file created")
+	crash.Point("write", path, "temporary file created")
 	f := os.NewFile(uintptr(fd), tmp)
 	installed := false
 	defer func() {
@@ -217,9 +255,9 @@ func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, 
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	crashPoint("write", path, "temporary file written and synced")
+	crash.Point("write", path, "temporary file written and synced")
 	if check != nil {
-		if err := check(h.hostPath(filepath.Join(filepath.Dir(path), tmp))); err != nil {
+		if err := check(fs.HostPath(filepath.Join(filepath.Dir(path), tmp))); err != nil {
 			return err
 		}
 	}
@@ -227,11 +265,11 @@ func (h *Host) writeFileAtomic(path string, data []byte, perm os.FileMode, uid, 
 		return &os.PathError{Op: "rename", Path: path, Err: err}
 	}
 	installed = true
-	crashPoint("write", path, "renamed into place")
+	crash.Point("write", path, "renamed into place")
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
-	crashPoint("write", path, "directory synced")
+	crash.Point("write", path, "directory synced")
 	return nil
 }
 
@@ -249,7 +287,7 @@ func writeAndSync(f *os.File, data []byte, perm os.FileMode, uid, gid int) error
 	return f.Sync()
 }
 
-// tempPrefix starts the name of writeFileAtomic's temporary files for the
+// tempPrefix starts the name of WriteFileAtomic's temporary files for the
 // file named base; randomSuffix ends it.
 func tempPrefix(base string) string { return "." + base + ".provision-" }
 
@@ -261,7 +299,7 @@ func randomSuffix() string {
 
 const tempRandomBytes = 6
 
-// isLeftover reports whether name is one of writeFileAtomic's temporary
+// isLeftover reports whether name is one of WriteFileAtomic's temporary
 // file names for base: the prefix and exactly the random hex suffix.
 func isLeftover(name, base string) bool {
 	suffix, ok := strings.CutPrefix(name, tempPrefix(base))
@@ -306,10 +344,10 @@ func removeLeftovers(dirfd int, base string) error {
 	return nil
 }
 
-// mkdir creates directory path with the given owner and mode. Its parent
+// Mkdir creates directory path with the given owner and mode. Its parent
 // must exist.
-func (h *Host) mkdir(path string, perm os.FileMode, uid, gid int) error {
-	dirfd, base, err := h.openParent(path)
+func (fs FS) Mkdir(path string, perm os.FileMode, uid, gid int) error {
+	dirfd, base, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
@@ -317,7 +355,7 @@ func (h *Host) mkdir(path string, perm os.FileMode, uid, gid int) error {
 	if err := unix.Mkdirat(dirfd, base, 0o700); err != nil {
 		return &os.PathError{Op: "mkdir", Path: path, Err: err}
 	}
-	crashPoint("mkdir", path, "created")
+	crash.Point("mkdir", path, "created")
 	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
@@ -333,17 +371,17 @@ func (h *Host) mkdir(path string, perm os.FileMode, uid, gid int) error {
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
-	crashPoint("mkdir", path, "owner and mode set")
+	crash.Point("mkdir", path, "owner and mode set")
 	return nil
 }
 
-// chownChmod sets the owner and mode of an existing file or directory
+// ChownChmod sets the owner and mode of an existing file or directory
 // through a descriptor opened without following links. It refuses a file
 // with more than one hard link: the same inode has another name, maybe
 // one the spec does not manage, such as /etc/shadow linked by the owner of
 // the directory where fs.protected_hardlinks is off.
-func (h *Host) chownChmod(path string, perm os.FileMode, uid, gid int) error {
-	f, err := h.openNoFollow(path)
+func (fs FS) ChownChmod(path string, perm os.FileMode, uid, gid int) error {
+	f, err := fs.Open(path)
 	if err != nil {
 		return err
 	}
@@ -358,11 +396,11 @@ func (h *Host) chownChmod(path string, perm os.FileMode, uid, gid int) error {
 	if err := f.Chown(uid, gid); err != nil {
 		return err
 	}
-	crashPoint("chown", path, "owner set")
+	crash.Point("chown", path, "owner set")
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	crashPoint("chmod", path, "mode set")
+	crash.Point("chmod", path, "mode set")
 	return nil
 }
 
@@ -370,9 +408,9 @@ func (h *Host) chownChmod(path string, perm os.FileMode, uid, gid int) error {
 // hard links would be changed: it would change every other name too.
 var ErrHardLink = errors.New("has more than one hard link; refusing to change its owner or mode")
 
-// remove deletes a file without following links.
-func (h *Host) remove(path string) error {
-	dirfd, base, err := h.openParent(path)
+// Remove deletes a file without following links.
+func (fs FS) Remove(path string) error {
+	dirfd, base, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
@@ -380,17 +418,17 @@ func (h *Host) remove(path string) error {
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
-	crashPoint("remove", path, "removed")
+	crash.Point("remove", path, "removed")
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
 	return nil
 }
 
-// symlink creates the symbolic link path pointing to target, without
+// Symlink creates the symbolic link path pointing to target, without
 // following links on the way to path.
-func (h *Host) symlink(target, path string) error {
-	dirfd, base, err := h.openParent(path)
+func (fs FS) Symlink(target, path string) error {
+	dirfd, base, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
@@ -398,9 +436,86 @@ func (h *Host) symlink(target, path string) error {
 	if err := unix.Symlinkat(target, dirfd, base); err != nil {
 		return &os.PathError{Op: "symlink", Path: path, Err: err}
 	}
-	crashPoint("symlink", path, "created")
+	crash.Point("symlink", path, "created")
 	if err := unix.Fsync(dirfd); err != nil {
 		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
 	}
 	return nil
+}
+
+// MkdirAll creates dir and its missing parents, 0755, owned by the user
+// provision runs as (root), without following links on the way.
+func (fs FS) MkdirAll(dir string) error {
+	if dir == "/" {
+		return nil
+	}
+	n, err := fs.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if n.Exists {
+		if n.Mode&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s: %w", dir, ErrSymlink)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := fs.MkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	return fs.Mkdir(dir, 0o755, os.Geteuid(), os.Getegid())
+}
+
+// Entry is one name in a directory, with what Lstat says of it.
+type Entry struct {
+	Name string
+	Node
+}
+
+// ReadDir lists directory path, without following links to it or on the
+// way, and describes each entry without following it. A missing directory
+// has no entries.
+func (fs FS) ReadDir(path string) ([]Entry, error) {
+	d, err := fs.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, &os.PathError{Op: "readdir", Path: path, Err: err}
+	}
+	slices.Sort(names)
+	out := make([]Entry, 0, len(names))
+	for _, name := range names {
+		var st unix.Stat_t
+		if err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err == unix.ENOENT {
+				continue
+			}
+			return nil, &os.PathError{Op: "lstat", Path: filepath.Join(path, name), Err: err}
+		}
+		out = append(out, Entry{Name: name, Node: nodeOf(&st)})
+	}
+	return out, nil
+}
+
+// Readlink returns the target of the symbolic link path, without
+// following links on the way to it.
+func (fs FS) Readlink(path string) (string, error) {
+	dirfd, base, err := fs.openParent(path)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(dirfd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dirfd, base, buf)
+	if err != nil {
+		return "", &os.PathError{Op: "readlink", Path: path, Err: err}
+	}
+	return string(buf[:n]), nil
 }

@@ -1,21 +1,23 @@
-package spec
+// Package hostcheck checks a valid spec against the host it is about to
+// be applied to, before anything changes: what the spec alone cannot tell,
+// such as whether the programs its services run exist there. It only reads
+// the host.
+package hostcheck
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
+
+	"github.com/provision-dev/provision/internal/rootfs"
+	"github.com/provision-dev/provision/spec"
 )
 
 // searchPath is where systemd looks for an Exec*= program given without a
 // directory (systemd.service(5), "Command lines").
 var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
-
-// maxLinks bounds the symbolic links followed to find one program.
-const maxLinks = 40
 
 // MissingExecutables checks, on the host, the programs the spec's services
 // run: the first word of every ExecStart= and other Exec*= setting of
@@ -29,14 +31,14 @@ const maxLinks = 40
 //
 // It only reads the host. For "rbenv exec bundle exec sidekiq" it checks
 // rbenv, not what rbenv runs.
-func MissingExecutables(s *Spec, root string) []*Error {
-	var warns []*Error
+func MissingExecutables(s *spec.Spec, root string) []*spec.Error {
+	var warns []*spec.Error
 	for i, svc := range s.Services {
-		for _, set := range unitSettings(svc) {
-			if set.section != sectionService || !strings.HasPrefix(set.name, "Exec") {
+		for _, set := range svc.Settings() {
+			if set.Section != "Service" || !strings.HasPrefix(set.Name, "Exec") {
 				continue
 			}
-			program := execProgram(set.value)
+			program := execProgram(set.Value)
 			if program == "" || strings.ContainsAny(program, "%$") {
 				continue
 			}
@@ -44,17 +46,11 @@ func MissingExecutables(s *Spec, root string) []*Error {
 			if problem == "" {
 				continue
 			}
-			pe := pathError{path: indexPath("services", i) + "." + set.path,
-				msg: fmt.Sprintf("%s= runs %s, which %s; systemd cannot start %s until it is there", set.name, program, problem, svc.UnitName())}
-			w := &Error{Path: pe.path, Msg: pe.msg}
-			if s.locate != nil {
-				w = s.locate(pe)
-			}
-			w.Warning = true
-			warns = append(warns, w)
+			warns = append(warns, s.Warning(fmt.Sprintf("services[%d].%s", i, set.Path),
+				fmt.Sprintf("%s= runs %s, which %s; systemd cannot start %s until it is there", set.Name, program, problem, svc.UnitName())))
 		}
 	}
-	return sortErrors(warns)
+	return spec.SortErrors(warns)
 }
 
 // execProgram returns the program of an Exec*= command line: its first
@@ -112,42 +108,9 @@ func checkProgram(root, program string) string {
 // tree being built is checked against itself rather than against the host
 // it sits on.
 func statUnder(root, p string) (fs.FileInfo, error) {
-	if root == "" || root == "/" {
-		return os.Stat(p)
+	host, _, err := rootfs.Resolve(root, p)
+	if err != nil {
+		return nil, err
 	}
-	rest := strings.Split(p, "/")
-	cur := "/"
-	for links := 0; len(rest) > 0; {
-		name := rest[0]
-		rest = rest[1:]
-		switch name {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, name)
-		host := filepath.Join(root, next)
-		fi, err := os.Lstat(host)
-		if err != nil {
-			return nil, err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if links++; links > maxLinks {
-			return nil, errors.New("too many levels of symbolic links")
-		}
-		target, err := os.Readlink(host)
-		if err != nil {
-			return nil, err
-		}
-		if path.IsAbs(target) {
-			cur = "/"
-		}
-		rest = append(strings.Split(target, "/"), rest...)
-	}
-	return os.Stat(filepath.Join(root, cur))
+	return os.Stat(host)
 }

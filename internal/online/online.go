@@ -1,0 +1,51 @@
+// Package online connects provision's steps to the running systemd: it
+// adapts a dbusctl connection to steps.Systemd. steps owns the types of
+// its interface and dbusctl its own, so neither imports the other.
+package online
+
+import (
+	"context"
+
+	"github.com/provision-dev/provision/dbusctl"
+	"github.com/provision-dev/provision/steps"
+)
+
+// Systemd is a dbusctl connection as steps need it.
+type Systemd struct {
+	*dbusctl.Conn
+}
+
+var _ steps.Systemd = Systemd{}
+
+// States implements steps.Systemd.
+func (s Systemd) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
+	sts, err := s.Conn.States(ctx, units...)
+	return unitStates(sts), err
+}
+
+// Loaded implements steps.Systemd.
+func (s Systemd) Loaded(ctx context.Context, pattern string) ([]steps.UnitState, error) {
+	sts, err := s.Conn.Loaded(ctx, pattern)
+	return unitStates(sts), err
+}
+
+// SystemState implements steps.Systemd.
+func (s Systemd) SystemState(ctx context.Context) (steps.SystemState, error) {
+	st, err := s.Conn.SystemState(ctx)
+	return steps.SystemState(st), err
+}
+
+func unitStates(sts []dbusctl.UnitState) []steps.UnitState {
+	out := make([]steps.UnitState, len(sts))
+	for i, st := range sts {
+		out[i] = steps.UnitState{
+			Name:             st.Name,
+			LoadState:        steps.LoadState(st.LoadState),
+			ActiveState:      steps.ActiveState(st.ActiveState),
+			SubState:         st.SubState,
+			NeedDaemonReload: st.NeedDaemonReload,
+			Job:              steps.JobType(st.Job),
+		}
+	}
+	return out
+}
