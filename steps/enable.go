@@ -151,9 +151,9 @@ var linkDirSuffixes = map[string]string{
 	"UpheldBy":   ".upholds",
 }
 
-// ErrNoInstallSection is returned for a service that is to be enabled
+// errNoInstallSection is returned for a service that is to be enabled
 // but whose unit has no [Install] section that makes a link.
-var ErrNoInstallSection = errors.New("the unit has no [Install] section (WantedBy=, RequiredBy=, UpheldBy= or Alias=), so there is nothing to enable; set enabled: false, or wanted_by")
+var errNoInstallSection = errors.New("the unit has no [Install] section (WantedBy=, RequiredBy=, UpheldBy= or Alias=), so there is nothing to enable; set enabled: false, or wanted_by")
 
 // wanted returns the links that enabling the service's units makes, none
 // when the service is not to be enabled.
@@ -190,7 +190,7 @@ func (s *enableUnit) wanted() ([]link, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, ErrNoInstallSection
+		return nil, errNoInstallSection
 	}
 	slices.SortFunc(out, func(a, b link) int { return strings.Compare(a.path, b.path) })
 	return slices.CompactFunc(out, func(a, b link) bool { return a == b }), nil

@@ -178,3 +178,28 @@ func TestHostReusedForTwoRuns(t *testing.T) {
 		t.Errorf("second run on the same Host: calls %q, results %+v", sd.calls, res)
 	}
 }
+
+// brokenReload is a fakeSystemd whose Reload fails.
+type brokenReload struct{ *fakeSystemd }
+
+func (b *brokenReload) Reload(ctx context.Context) error {
+	return errors.New("call Manager.Reload: connection closed")
+}
+
+// Each layer says once what it was doing: the runner names the step, the
+// service manager its call.
+func TestErrorsWrappedOnce(t *testing.T) {
+	h, _ := testHost(t)
+	h.Systemd = &brokenReload{newFakeSystemd()}
+	_, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
+	if err == nil {
+		t.Fatal("a failed reload is not an error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "* daemon-reload: call Manager.Reload: connection closed\n") || strings.Contains(msg, "daemon-reload: daemon-reload") {
+		t.Errorf("error %q: want the step named once, then the call", msg)
+	}
+	if !strings.Contains(msg, "service sidekiq: skipped: needs daemon-reload") {
+		t.Errorf("error %q: want the service skipped for the reload", msg)
+	}
+}
