@@ -315,8 +315,22 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		d.keys[p] = knodes[i]
+		if fv := v.Field(f.index); fv.Kind() == reflect.String && !f.text && emptyScalar(vnodes[i]) {
+			// An empty name is not "no name": user: "" would run a
+			// service as root. Leaving the key out says "default".
+			d.errorf(vnodes[i], p, "must not be empty: leave %s out for its default", key)
+			continue
+		}
 		d.decode(vnodes[i], v.Field(f.index), p, f.text)
 	}
+}
+
+// emptyScalar reports whether n is a scalar with no text: "", ” or null.
+func emptyScalar(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.Value == "" && (isNull(n) || n.ShortTag() == "!!str")
 }
 
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -45,6 +46,9 @@ func Load(filename string, data []byte) (*Spec, error) {
 	if len(data) > MaxSize {
 		return nil, collect([]*Error{{File: filename, Msg: fmt.Sprintf("spec is %d bytes, more than the limit of %d", len(data), MaxSize)}})
 	}
+	if e := invalidUTF8(filename, data); e != nil {
+		return nil, collect([]*Error{e})
+	}
 	root, errs := parse(filename, data)
 	if len(errs) > 0 {
 		return nil, collect(errs)
@@ -73,6 +77,25 @@ func Load(filename string, data []byte) (*Spec, error) {
 	}
 	s.warnings = SortErrors(s.warnings)
 	return &s, nil
+}
+
+// invalidUTF8 positions the first byte of data that is not UTF-8, which
+// YAML forbids (yaml.v3 reports it without a line), or returns nil.
+func invalidUTF8(file string, data []byte) *Error {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return &Error{File: file, Line: line, Col: col, Msg: fmt.Sprintf("invalid UTF-8 (byte 0x%02x): a spec is UTF-8 text", data[i])}
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		i += size
+	}
+	return nil
 }
 
 var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

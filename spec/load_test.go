@@ -205,6 +205,56 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"t.yaml:3:11: files[0].mode: must not set the setuid, setgid or sticky bit"},
 		},
 
+		// --- what systemd would load differently, or run as root ---
+		{
+			// An empty user is no user: the service would run as root.
+			name: "empty user", input: svc + "    user: \"\"\n    group: ''\n",
+			want: []string{
+				"t.yaml:4:11: services[0].user: must not be empty: leave user out for its default",
+				"t.yaml:5:12: services[0].group: must not be empty: leave group out for its default",
+			},
+		},
+		{
+			// A key with no value at all is empty too.
+			name: "null owner", input: "files:\n  - path: /a\n    owner:\n",
+			want: []string{"t.yaml:3:11: files[0].owner: must not be empty: leave owner out for its default"},
+		},
+		{
+			// "+", "!" and "!!" run the command as root despite User=.
+			name: "privileged exec", input: "services:\n  - name: web\n    user: deploy\n    exec_start: +/usr/bin/web\n  - name: b\n    exec_start: '!!/usr/bin/b'\n    options: [{section: Service, name: ExecStartPre, value: '-!/bin/prep'}]\n  - name: c\n    unit: \"[Service]\\nExecStart=@+/bin/c c\\n\"\n",
+			want: []string{
+				`t.yaml:4:17: services[0].exec_start: ExecStart= starts with "+", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+				`t.yaml:6:17: services[1].exec_start: ExecStart= starts with "!!", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+				`t.yaml:7:61: services[1].options[0].value: ExecStartPre= starts with "!", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+				`t.yaml:9:11: services[2].unit: ExecStart= starts with "+", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+			},
+		},
+		{
+			// A lone ";" starts a second command; a quote must close.
+			name: "exec lines", input: "services:\n  - name: a\n    exec_start: /bin/a ; /bin/b\n  - name: b\n    exec_start: /bin/b \"x\n  - name: c\n    exec_start: /bin/c \\q\n",
+			want: []string{
+				`t.yaml:3:17: services[0].exec_start: ExecStart= holds a lone ";", which systemd reads as the start of a second command: quote or escape it (\;) if it is an argument`,
+				`t.yaml:5:17: services[1].exec_start: ExecStart=/bin/b "x has an unbalanced " quote: systemd would ignore the line`,
+				`t.yaml:7:17: services[2].exec_start: ExecStart=/bin/c \q has the escape \q, which systemd does not know; write \\ for a backslash: systemd would ignore the line`,
+			},
+		},
+		{
+			// A trailing backslash joins the next line to
+			// EnvironmentFile=, as to any other setting.
+			name: "environment_file backslash", input: svc + "    environment_file: '-/tmp/env\\'\n",
+			want: []string{`t.yaml:4:23: services[0].environment_file: must not end with a backslash, which would continue the line`},
+		},
+		{
+			// Beyond systemd's range, RestartSec= is ignored (100ms).
+			name: "restart_sec range", input: svc + "    restart_sec: 99999999999999999999\n",
+			want: []string{`t.yaml:4:18: services[0].restart_sec: "99999999999999999999" is beyond the time spans systemd can hold: systemd would ignore it and restart after 100ms`},
+		},
+		{
+			// Invalid UTF-8 is positioned.
+			name: "invalid utf-8", input: "users:\n  - name: d\xffeploy\n",
+			want: []string{"t.yaml:2:12: invalid UTF-8 (byte 0xff): a spec is UTF-8 text"},
+		},
+
 		// --- users ---
 		{
 			// A user without a name.

@@ -38,8 +38,13 @@ const (
 //	[Install] WantedBy, then extra options of [Install];
 //
 // then the other sections of Options in the order they first appear. After,
-// Wants and WantedBy are space-separated lists. Defaults are not applied:
-// render a Service from a loaded Spec, or call SetDefaults first.
+// Wants and WantedBy are space-separated lists. Structured values are
+// literal: a "%" in Description, WorkingDirectory, EnvironmentFile,
+// ExecStart or SyslogIdentifier is written "%%", so that systemd, which
+// expands specifiers there, loads the spec's value; only a template's
+// "%i" and "%I" (instances:) stay specifiers. Options values are written
+// as given. Defaults are not applied: render a Service from a loaded
+// Spec, or call SetDefaults first.
 func RenderUnit(s Service) []byte {
 	if s.Unit != "" {
 		b := []byte(s.Unit)
@@ -77,8 +82,12 @@ type unitLine struct {
 
 func unitLines(s Service) []unitLine {
 	var lines []unitLine
+	template := s.Instances > 0
 	add := func(section, name, value, path string) {
 		if value != "" {
+			if specifierSettings[name] {
+				value = escapeSpecifiers(value, template)
+			}
 			lines = append(lines, unitLine{unit.NewUnitOption(section, name, value), path})
 		}
 	}

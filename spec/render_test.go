@@ -271,6 +271,34 @@ Alias=y.service
 Foo=bar
 `,
 		},
+		{
+			// Structured values are literal: "%" is doubled wherever
+			// systemd expands specifiers, so /data/50%off does not load
+			// as /data/50debianff, nor "for %u" as "for root".
+			name: "specifiers",
+			svc: Service{Name: "x", Description: "for %u", WorkingDirectory: "/data/50%off", EnvironmentFile: "-/etc/%n.env",
+				ExecStart: "/bin/x --rate 50% %i", SyslogIdentifier: "x%h"},
+			want: ManagedHeader + `[Unit]
+Description=for %%u
+
+[Service]
+WorkingDirectory=/data/50%%off
+EnvironmentFile=-/etc/%%n.env
+ExecStart=/bin/x --rate 50%% %%i
+SyslogIdentifier=x%%h
+`,
+		},
+		{
+			// In a template, %i and %I stay the instance; other % do not.
+			name: "template specifiers",
+			svc:  Service{Name: "x", Instances: 2, Description: "worker %i of 100%", ExecStart: "/bin/x --id %I"},
+			want: ManagedHeader + `[Unit]
+Description=worker %i of 100%%
+
+[Service]
+ExecStart=/bin/x --id %I
+`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

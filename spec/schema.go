@@ -106,6 +106,7 @@ var fieldDocs = map[string]fieldDoc{
 	"Service.wanted_by":         {desc: "[Install] WantedBy=", def: []string{DefaultWantedBy}, items: ref("unitName")},
 	"Service.options":           {desc: "other unit settings, each one line of its section, written after the fields above"},
 	"Service.unit":              {desc: "the whole unit file, verbatim, instead of the structured fields"},
+	"Service.privileged_exec":   {desc: "allow Exec*= command lines that start with +, ! or !!, which systemd runs as root whatever user says", def: false},
 	"Service.instances":         {desc: "run the unit as a template NAME@.service with the instances NAME@1 to NAME@N (%i is the instance number); left out, a plain NAME.service", value: map[string]any{"minimum": 1, "maximum": MaxInstances}},
 	"Service.enabled":           {desc: "enabled at boot, or disabled", def: true},
 	"Service.state":             {desc: "the runtime state to keep; left out, the service is neither started nor stopped (but restarted when its unit changed while it runs)", value: map[string]any{"enum": states}},
@@ -131,7 +132,7 @@ var fieldDocs = map[string]fieldDoc{
 
 // unitKeys are the Service keys that may go with a verbatim unit; every
 // other key is a structured field (see structuredFields).
-var unitKeys = []string{"name", "unit", "instances", "enabled", "state", "sudo"}
+var unitKeys = []string{"name", "unit", "instances", "enabled", "state", "sudo", "privileged_exec"}
 
 var modelType = reflect.TypeFor[Spec]()
 

@@ -107,6 +107,8 @@ func TestSchemaUnitKeys(t *testing.T) {
 			f.Set(reflect.New(f.Type().Elem()))
 		case reflect.Int:
 			f.SetInt(1)
+		case reflect.Bool:
+			f.SetBool(true)
 		default:
 			t.Fatalf("set %s: unexpected kind %s", key, f.Kind())
 		}

@@ -134,6 +134,9 @@ type Service struct {
 	State State `yaml:"state"`
 	// Sudo, when set, generates a sudoers drop-in for the service.
 	Sudo *ServiceSudo `yaml:"sudo"`
+	// PrivilegedExec allows Exec*= command lines starting with "+", "!"
+	// or "!!", which systemd runs as root whatever User= says.
+	PrivilegedExec bool `yaml:"privileged_exec"`
 }
 
 // UnitName is the name of the service's unit file, such as

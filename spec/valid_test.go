@@ -66,6 +66,17 @@ services:
     sudo: {user: deploy, file: php-fpm, allow: [start, stop, restart, status, quiet]}
 `,
 
+	// A command systemd runs as root, said so; a semicolon and quotes
+	// that are arguments.
+	"privileged": `
+services:
+  - name: root-helper
+    user: deploy
+    exec_start: "+/usr/local/bin/helper --sep \\; 'a b'"
+    privileged_exec: true
+    options: [{section: Service, name: ExecStartPre, value: "!/usr/local/bin/prep"}]
+`,
+
 	// A verbatim unit keeps its own text; the sudo shorthand still works.
 	"verbatim": `
 services:

@@ -292,7 +292,7 @@ func (v *validator) service(p string, s Service) {
 		for _, key := range structuredFields(s) {
 			v.keyErrorf(p+"."+key, "cannot be combined with unit: write it in the unit text or drop unit")
 		}
-		v.verbatimUnit(p+".unit", s.Unit)
+		v.verbatimUnit(p+".unit", s.Unit, s.PrivilegedExec)
 		return
 	}
 
@@ -303,8 +303,15 @@ func (v *validator) service(p string, s Service) {
 	if s.Restart != "" && !slices.Contains(restartValues, s.Restart) {
 		v.errorf(p+".restart", "must be one of %s", strings.Join(restartValues, ", "))
 	}
-	if s.RestartSec != "" && !timeSpanRE.MatchString(s.RestartSec) {
-		v.errorf(p+".restart_sec", "must be a number of seconds or a systemd time span such as 500ms or 5s, got %q", s.RestartSec)
+	if s.RestartSec != "" {
+		if !timeSpanRE.MatchString(s.RestartSec) {
+			v.errorf(p+".restart_sec", "must be a number of seconds or a systemd time span such as 500ms or 5s, got %q", s.RestartSec)
+		} else if _, err := ParseTimeSpan(s.RestartSec); err != nil {
+			v.errorf(p+".restart_sec", "%q %v: systemd would ignore it and restart after 100ms", s.RestartSec, err)
+		}
+	}
+	if s.ExecStart != "" {
+		v.execLine(p+".exec_start", "ExecStart", s.ExecStart, s.PrivilegedExec)
 	}
 	if s.WorkingDirectory != "" {
 		v.absPath(p+".working_directory", s.WorkingDirectory)
@@ -342,14 +349,18 @@ func (v *validator) service(p string, s Service) {
 		if field, ok := singleOptions[[2]string{o.Section, o.Name}]; ok && structuredValue(s, field) {
 			v.errorf(op, "sets %s=, which %s already sets; keep one", o.Name, field)
 		}
+		if o.Section == sectionService && strings.HasPrefix(o.Name, "Exec") && o.Value != "" {
+			v.execLine(op+".value", o.Name, o.Value, s.PrivilegedExec)
+		}
 	}
 	for _, l := range unitLines(s) {
 		lp := p + "." + l.path
 		if strings.HasPrefix(l.path, "options[") {
 			lp += ".value"
 		}
-		// Environment values are quoted as needed; others are written as given.
-		quoted := strings.HasPrefix(l.path, "environment")
+		// Environment values are quoted as needed; others are written as
+		// given (environment_file is not one of them).
+		quoted := strings.HasPrefix(l.path, "environment.") || strings.HasPrefix(l.path, "environment[")
 		switch {
 		case !quoted && l.opt.Value != strings.TrimSpace(l.opt.Value):
 			v.errorf(lp, "must not begin or end with whitespace")
@@ -382,7 +393,7 @@ func structuredValue(s Service, key string) bool {
 
 // verbatimUnit checks that a unit given as text reads back as systemd and
 // go-systemd read it.
-func (v *validator) verbatimUnit(p, text string) {
+func (v *validator) verbatimUnit(p, text string, privileged bool) {
 	if strings.ContainsRune(text, 0) {
 		v.errorf(p, "must not contain NUL bytes")
 		return
@@ -418,8 +429,32 @@ func (v *validator) verbatimUnit(p, text string) {
 		v.errorf(p, "has no section such as [Service]")
 		return
 	}
-	if _, err := unit.DeserializeOptions(strings.NewReader(text)); err != nil {
+	opts, err := unit.DeserializeOptions(strings.NewReader(text))
+	if err != nil {
 		v.errorf(p, "is not a valid unit: %v", err)
+		return
+	}
+	for _, o := range opts {
+		if o.Section == sectionService && strings.HasPrefix(o.Name, "Exec") && o.Value != "" {
+			v.execLine(p, o.Name, o.Value, privileged)
+		}
+	}
+}
+
+// execLine checks an Exec*= command line: systemd must read it as one
+// command (no lone ";", balanced quotes, known escapes), and it must not
+// run as root behind User=, unless privileged says it may.
+func (v *validator) execLine(p, name, line string, privileged bool) {
+	prefix, argv, separator, err := SplitExec(line)
+	switch {
+	case err != nil:
+		v.errorf(p, "%s=%s %v: systemd would ignore the line", name, line, err)
+	case len(argv) == 0:
+		v.errorf(p, "%s= names no program", name)
+	case separator:
+		v.errorf(p, "%s= holds a lone \";\", which systemd reads as the start of a second command: quote or escape it (\\;) if it is an argument", name)
+	case strings.ContainsAny(prefix, privilegedPrefixes) && !privileged:
+		v.errorf(p, "%s= starts with %q, which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant", name, strings.Trim(prefix, "@-:"))
 	}
 }
 
