@@ -11,6 +11,7 @@ import (
 
 	"github.com/provision-dev/provision/dbusctl"
 	"github.com/provision-dev/provision/internal/online"
+	"github.com/provision-dev/provision/internal/rootfs"
 	"github.com/provision-dev/provision/spec"
 	"github.com/provision-dev/provision/steps"
 )
@@ -97,6 +98,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInvalid
 	}
 
+	if converges && *file != "-" && os.Geteuid() == 0 {
+		// Whoever can change the spec of a root run is root.
+		// (A spec that cannot be read at all is loadSpec's to report.)
+		var untrusted *rootfs.UntrustedError
+		if err := rootfs.CheckTrusted(*file, os.Getuid()); errors.As(err, &untrusted) {
+			fmt.Fprintf(stderr, "provision %s: refusing the spec: %v; only root may be able to change it (chown root and chmod go-w each of them, or pass the spec on standard input with -f -)\n", cmd, err)
+			return exitInvalid
+		}
+	}
 	sp, err := loadSpec(*file, stdin)
 	if err != nil {
 		if output == "json" {
