@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,7 @@ var DefaultMasked = []string{
 	"docker.service",
 	"docker.socket",
 	"containerd.service",
+	"redis-server.service",
 	"apt-daily.timer",
 	"apt-daily-upgrade.timer",
 	"man-db.timer",
@@ -91,6 +93,9 @@ type Options struct {
 	KeepCloudInit bool
 	// Mask lists units to mask besides DefaultMasked and CloudInitUnits.
 	Mask []string
+	// Unmask lists units of DefaultMasked to leave unmasked (the demo
+	// runs the host's redis-server).
+	Unmask []string
 	// Prepare, when set, is called with the container's root directory on
 	// the host once the overlay is mounted and the units are masked,
 	// before the container boots.
@@ -197,7 +202,12 @@ func (c *Container) setUp(opts Options) error {
 	}
 	c.mounted = true
 
-	masked := append([]string(nil), DefaultMasked...)
+	var masked []string
+	for _, u := range DefaultMasked {
+		if !slices.Contains(opts.Unmask, u) {
+			masked = append(masked, u)
+		}
+	}
 	if !opts.KeepCloudInit {
 		masked = append(masked, CloudInitUnits...)
 	}
