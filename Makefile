@@ -6,7 +6,7 @@
 #   make test-e2e   end-to-end tests only: real systemd in containers (root)
 #   make lint       gofmt, go vet (e2e files included)
 #   make bench      benchmarks
-#   make demo       plan and apply examples/sidekiq in a throwaway container (root)
+#   make demo       examples/demo for real in a throwaway container (root)
 #
 # The end-to-end tests skip without root, and fail instead under CI=true.
 
@@ -41,20 +41,39 @@ test-unit:
 test-e2e: deps
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v $(GOTESTFLAGS) ./internal/nspawn/ ./test/e2e/...
 
-# systemd-nspawn (systemd-container) boots the test containers; sudo's
-# visudo is used inside them; cloud-init runs in the cloud-init test's
-# container (its units are masked in the others). All must be on the host
-# before a container's overlay is mounted. Installed only when missing.
-deps:
-	@if command -v systemd-nspawn >/dev/null && { command -v visudo || test -x /usr/sbin/visudo; } >/dev/null && test -x /usr/bin/cloud-init; then \
-		exit 0; \
-	fi; \
+# The Debian packages the demo and the tests use on the host, as pairs
+# FILE=PACKAGE: systemd-nspawn boots the containers; sudo's visudo and sudo
+# run inside them; the demo runs Redis and Debian's Sidekiq; cloud-init runs
+# in the cloud-init test's container (its units are masked in the others);
+# lintian checks the .deb, python3-prometheus-client parses verify's
+# textfile and ansible-core runs examples/ansible. Containers see the host's
+# /, so all must be installed before one boots. Installed only when missing.
+DEMO_PKGS := /usr/bin/systemd-nspawn=systemd-container /usr/sbin/visudo=sudo \
+	/usr/bin/redis-server=redis-server /usr/bin/sidekiq=ruby-sidekiq
+TEST_PKGS := $(DEMO_PKGS) /usr/bin/cloud-init=cloud-init /usr/bin/lintian=lintian \
+	/usr/lib/python3/dist-packages/prometheus_client=python3-prometheus-client \
+	/usr/bin/ansible-playbook=ansible-core
+
+# install-missing installs the packages of the FILE=PACKAGE pairs $(1)
+# whose file is missing. Without root it only says what is missing.
+define install-missing
+	@missing=; \
+	for pair in $(1); do test -e "$${pair%%=*}" || missing="$$missing $${pair#*=}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
-		echo "deps: systemd-container, sudo or cloud-init is missing; install them as root: apt-get install systemd-container sudo cloud-init" >&2; \
+		echo "$@: missing:$$missing; install them as root: apt-get install$$missing" >&2; \
 		exit 0; \
 	fi; \
 	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update && apt-get install -y systemd-container sudo cloud-init
+	apt-get install -y $$missing || { apt-get update && apt-get install -y $$missing; }
+endef
+
+deps:
+	$(call install-missing,$(TEST_PKGS))
+
+.PHONY: demo-deps
+demo-deps:
+	$(call install-missing,$(DEMO_PKGS))
 
 lint:
 	@unformatted=$$(gofmt -l .); \
@@ -91,9 +110,11 @@ bench-deps: deps
 	export DEBIAN_FRONTEND=noninteractive; \
 	apt-get install -y --no-install-recommends $$missing || { apt-get update && apt-get install -y --no-install-recommends $$missing; }
 
-demo: build
+# demo: examples/demo in a throwaway container (root), see
+# internal/nspawn/demo. About 10 seconds once the packages are there.
+demo: build demo-deps
 	$(GO) build -o bin/demo ./internal/nspawn/demo
-	./bin/demo -bin bin/provision -spec examples/sidekiq/provision.yaml
+	./bin/demo -bin bin/provision -dir examples/demo
 
 # Each Fuzz* target of each package in turn, FUZZTIME each (go test runs
 # one fuzz target at a time). New crashers land in the package's
