@@ -65,30 +65,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInvalid
 	}
 
-	fs := flag.NewFlagSet("provision "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("f", spec.DefaultPath, "spec `file`; - reads standard input")
-	var root, output string
-	var jobTimeout, lockTimeout time.Duration
-	converges := cmd == "apply" || cmd == "plan" || cmd == "verify"
-	if converges {
-		fs.StringVar(&root, "root", "", "work on the tree at `dir` (an image, a chroot) instead of the running system; no D-Bus, nothing is started")
-		fs.StringVar(&output, "output", "text", "output `format`: text or json")
-		fs.DurationVar(&lockTimeout, "lock-timeout", 60*time.Second, "how long to wait for another run on the same host to finish")
-	}
-	if cmd == "apply" {
-		fs.DurationVar(&jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: provision %s [flags]\n\n%s\n\nFlags:\n", cmd, commandHelp[cmd])
-		fs.PrintDefaults()
-	}
+	fs, opt := newFlagSet(cmd, stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitInvalid
 	}
+	file, root, output := &opt.file, opt.root, opt.output
+	jobTimeout, lockTimeout := opt.jobTimeout, opt.lockTimeout
+	converges := cmd == "apply" || cmd == "plan" || cmd == "verify"
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "provision %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitInvalid
