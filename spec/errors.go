@@ -105,3 +105,11 @@ func (s *Spec) Warning(p, msg string) *Error {
 	w.Warning = true
 	return w
 }
+
+// Errorf returns an error about the value at the logical path p, positioned
+// like Warning's.
+func (s *Spec) Errorf(p, format string, args ...any) *Error {
+	e := s.Warning(p, fmt.Sprintf(format, args...))
+	e.Warning = false
+	return e
+}

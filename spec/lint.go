@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,8 @@ import (
 //   - an EnvironmentFile= without the "-" prefix that the spec does not
 //     create under files: systemd refuses to start the service while the
 //     file is missing.
+//   - a sudoers command allowed with unchecked: true, on every run: its
+//     program is one provision does not know to be safe as root.
 //
 // Checks that need the host (the programs services run) are in
 // internal/hostcheck.
@@ -85,6 +88,21 @@ func lint(s *Spec) []pathError {
 	created := map[string]bool{}
 	for _, f := range s.Files {
 		created[f.Path] = true
+	}
+	for i, f := range s.Sudoers {
+		for j, r := range f.Rules {
+			if !r.Unchecked {
+				continue
+			}
+			for k, cmd := range r.Commands {
+				program := strings.Fields(cmd)[0]
+				if verdict, _ := JudgeProgram(program); verdict == ProgramUnknown {
+					warn(fmt.Sprintf("sudoers[%d].rules[%d].commands[%d]", i, j, k),
+						"%s may run %s as %s unchecked (unchecked: true): provision does not know whether it can run other programs or write files its caller names; only your review of it stands between %s and %s",
+						r.Who, program, cmp.Or(r.RunAs, "root"), r.Who, cmp.Or(r.RunAs, "root"))
+				}
+			}
+		}
 	}
 	for i, svc := range s.Services {
 		p := indexPath("services", i)

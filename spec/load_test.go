@@ -476,7 +476,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			// The shorthand's default file collides with an explicit one.
-			name: "sudo file collision", input: svc + "    sudo: {group: a, allow: [restart]}\nsudoers:\n  - name: web-users\n    rules: [{who: a, commands: [/bin/true x]}]\n",
+			name: "sudo file collision", input: svc + "    sudo: {group: a, allow: [restart]}\nsudoers:\n  - name: web-users\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n",
 			want: []string{`t.yaml:4:11: services[0].sudo.file: sudoers file "web-users" is also written by sudoers[0].name`},
 		},
 
@@ -490,22 +490,22 @@ func TestLoadErrors(t *testing.T) {
 		// --- sudoers ---
 		{
 			// sudo skips files with a dot in their name.
-			name: "sudoers dot", input: "sudoers:\n  - name: web.conf\n    rules: [{who: a, commands: [/bin/true x]}]\n",
+			name: "sudoers dot", input: "sudoers:\n  - name: web.conf\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n",
 			want: []string{`t.yaml:2:11: sudoers[0].name: "web.conf" contains a dot, so sudo would ignore the file`},
 		},
 		{
 			// and files ending in ~.
-			name: "sudoers tilde", input: "sudoers:\n  - name: web~\n    rules: [{who: a, commands: [/bin/true x]}]\n",
+			name: "sudoers tilde", input: "sudoers:\n  - name: web~\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n",
 			want: []string{`t.yaml:2:11: sudoers[0].name: "web~" ends in ~, so sudo would ignore the file`},
 		},
 		{
 			// Names are kept to a portable alphabet.
-			name: "sudoers name chars", input: "sudoers:\n  - name: web/users\n    rules: [{who: a, commands: [/bin/true x]}]\n",
+			name: "sudoers name chars", input: "sudoers:\n  - name: web/users\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n",
 			want: []string{`t.yaml:2:11: sudoers[0].name: "web/users" must contain only letters, digits, _ and -`},
 		},
 		{
 			// Two explicit files with one name.
-			name: "sudoers duplicate", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/true x]}]\n  - name: a\n    rules: [{who: a, commands: [/bin/true x]}]\n",
+			name: "sudoers duplicate", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n  - name: a\n    rules: [{who: a, commands: [/bin/systemctl restart x]}]\n",
 			want: []string{`t.yaml:4:11: sudoers[1].name: sudoers file "a" is also written by sudoers[0].name`},
 		},
 		{
@@ -518,7 +518,7 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			// who is a user or %group; run_as a user.
-			name: "sudoers who", input: "sudoers:\n  - name: a\n    rules: [{who: ALL, run_as: '#0', commands: [/bin/true x]}]\n",
+			name: "sudoers who", input: "sudoers:\n  - name: a\n    rules: [{who: ALL, run_as: '#0', commands: [/bin/systemctl restart x]}]\n",
 			want: []string{
 				`t.yaml:3:19: sudoers[0].rules[0].who: user name (or %group) "ALL" must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and - (optionally ending in $)`,
 				`t.yaml:3:32: sudoers[0].rules[0].run_as: user name "#0" must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and - (optionally ending in $)`,
@@ -592,17 +592,31 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// A shell as root is root.
 			name: "command shell", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/bash]}]\n",
-			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs bash, which gives a root shell; allow a specific program instead"},
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs /bin/bash, a shell: whoever may run it as root can do anything as root; allow a specific program instead"},
 		},
 		{
 			// So is an interpreter, whatever its version.
 			name: "command python", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/usr/bin/python3.11 /opt/x.py]}]\n",
-			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs python3.11, which gives a root shell; allow a specific program instead"},
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs /usr/bin/python3.11, an interpreter, which runs any program: whoever may run it as root can do anything as root; allow a specific program instead"},
 		},
 		{
 			// env runs anything.
+			name: "command unknown", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/usr/local/bin/deploy-hook]}]\n",
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs /usr/local/bin/deploy-hook, which provision does not know to be safe as root (it knows systemctl, systemd-cgls, journalctl); if you have checked that it runs no other program and writes no file its caller names, set unchecked: true on the rule (provision then warns about it on every run)"},
+		},
+		{
+			// unchecked cannot allow a program known to run others.
+			name: "command unchecked editor", input: "sudoers:\n  - name: a\n    rules: [{who: a, unchecked: true, commands: [/usr/bin/vim.basic /etc/motd]}]\n",
+			want: []string{"t.yaml:3:50: sudoers[0].rules[0].commands[0]: runs /usr/bin/vim.basic, an editor, which can open a shell or write any file: whoever may run it as root can do anything as root; allow a specific program instead"},
+		},
+		{
+			// systemctl on another system: over SSH, in a container.
+			name: "systemctl host", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/bin/systemctl -H other restart web]}]\n",
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: systemctl -H acts on another system; it is not allowed in a sudoers rule"},
+		},
+		{
 			name: "command env", input: "sudoers:\n  - name: a\n    rules: [{who: a, commands: [/usr/bin/env]}]\n",
-			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs env, which gives a root shell; allow a specific program instead"},
+			want: []string{"t.yaml:3:33: sudoers[0].rules[0].commands[0]: runs /usr/bin/env, a tool that runs another program, with other namespaces, privileges or limits: whoever may run it as root can do anything as root; allow a specific program instead"},
 		},
 	}
 	for _, tt := range tests {

@@ -199,7 +199,9 @@ func (s Service) sudoers() Sudoers {
 	if name == "" {
 		name = s.Name + DefaultSudoFileSuffix
 	}
-	rule := SudoersRule{Who: who, NoPasswd: true}
+	// The shorthand's lines are systemctl's, written as the reference
+	// setup writes them: without NOEXEC.
+	rule := SudoersRule{Who: who, NoPasswd: true, Exec: true}
 	names := []string{s.Name}
 	if s.Instances > 0 {
 		names = names[:0]
@@ -218,10 +220,11 @@ func (s Service) sudoers() Sudoers {
 // RenderSudoers returns the drop-in's text: ManagedHeader, then one line per
 // command of each rule,
 //
-//	WHO ALL= NOPASSWD: CMD          (no run_as)
-//	WHO ALL=(RUNAS) NOPASSWD: CMD   (run_as set)
+//	WHO ALL= NOPASSWD: NOEXEC: CMD          (no run_as)
+//	WHO ALL=(RUNAS) NOPASSWD: NOEXEC: CMD   (run_as set)
 //
-// without "NOPASSWD: " when NoPasswd is false. Arguments are separated by
+// without "NOPASSWD: " when NoPasswd is false, and without "NOEXEC: " when
+// Exec is true (as for the lines of a service's sudo shorthand). Arguments are separated by
 // single spaces; a command without arguments is written with "" after it,
 // which sudo reads as "only without arguments" (a bare command would allow
 // any).
@@ -238,6 +241,9 @@ func RenderSudoers(s Sudoers) []byte {
 			b.WriteString(" ")
 			if r.NoPasswd {
 				b.WriteString("NOPASSWD: ")
+			}
+			if !r.Exec {
+				b.WriteString("NOEXEC: ")
 			}
 			b.WriteString(sudoersCommand(cmd))
 			b.WriteString("\n")

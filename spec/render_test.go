@@ -176,7 +176,7 @@ services:
 sudoers:
   - name: ops
     rules:
-      - {who: web, commands: [/usr/bin/uptime]}
+      - {who: web, unchecked: true, commands: [/usr/bin/uptime]}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ sudoers:
 	if len(files) != 2 || files[0].Name != "ops" || files[1].Name != "worker-users" {
 		t.Fatalf("SudoersFiles: %+v", files)
 	}
-	want := ManagedHeader + `web ALL= /usr/bin/uptime ""
+	want := ManagedHeader + `web ALL= NOEXEC: /usr/bin/uptime ""
 `
 	if got := string(RenderSudoers(files[0])); got != want {
 		t.Errorf("ops:\n%s\nwant:\n%s", got, want)

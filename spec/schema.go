@@ -124,10 +124,12 @@ var fieldDocs = map[string]fieldDoc{
 	"Sudoers.name":  {desc: "the file name under /etc/sudoers.d: letters, digits, _ and - (sudo skips names with a dot or ending in ~)", required: true, value: map[string]any{"pattern": sudoersNameRE.String(), "maxLength": maxSudoersNameLen}},
 	"Sudoers.rules": {desc: "the rules, one line per command", required: true, value: map[string]any{"minItems": 1}},
 
-	"SudoersRule.who":      {desc: "a user name, or %group", required: true, value: map[string]any{"pattern": "^%?" + strings.TrimPrefix(nameRE.String(), "^")}},
-	"SudoersRule.run_as":   {desc: "the user the commands run as; default: root", value: ref("name")},
-	"SudoersRule.nopasswd": {desc: "run without asking for a password", def: false},
-	"SudoersRule.commands": {desc: "absolute program paths with their exact arguments (letters, digits, spaces and _ . / @ % + - ~); a command without arguments is allowed only without arguments. Shells, interpreters and programs that run others are refused", required: true, value: map[string]any{"minItems": 1}, items: map[string]any{"pattern": `^ */[A-Za-z0-9_./@%+~ -]*$`}},
+	"SudoersRule.who":       {desc: "a user name, or %group", required: true, value: map[string]any{"pattern": "^%?" + strings.TrimPrefix(nameRE.String(), "^")}},
+	"SudoersRule.run_as":    {desc: "the user the commands run as; default: root", value: ref("name")},
+	"SudoersRule.nopasswd":  {desc: "run without asking for a password", def: false},
+	"SudoersRule.unchecked": {desc: "allow programs provision does not know to be safe as root (it knows systemctl, systemd-cgls and journalctl); warned about on every run. Programs known to run others or to write any file are refused regardless", def: false},
+	"SudoersRule.exec":      {desc: "let the commands run other programs: without it each line has sudo's NOEXEC tag", def: false},
+	"SudoersRule.commands":  {desc: "absolute program paths with their exact arguments (letters, digits, spaces and _ . / @ % + - ~); a command without arguments is allowed only without arguments. The program is judged as the binary it resolves to: shells, editors, pagers, interpreters, programs that run others or write files are refused, unknown ones need unchecked", required: true, value: map[string]any{"minItems": 1}, items: map[string]any{"pattern": `^ */[A-Za-z0-9_./@%+~ -]*$`}},
 }
 
 // unitKeys are the Service keys that may go with a verbatim unit; every

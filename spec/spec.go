@@ -235,6 +235,13 @@ type SudoersRule struct {
 	// separated by spaces. sudo then allows exactly these arguments; a
 	// command given without arguments is allowed only without arguments.
 	Commands []string `yaml:"commands"`
+	// Unchecked allows programs provision does not know to be safe as
+	// root (see JudgeProgram); Load warns about each on every run.
+	Unchecked bool `yaml:"unchecked"`
+	// Exec lets the commands run other programs. Without it they run
+	// with sudo's NOEXEC tag, which keeps a program from executing
+	// another (a shell escape) on the systems that support it.
+	Exec bool `yaml:"exec"`
 }
 
 // Mode is a file permission mode, written in YAML as an octal string

@@ -102,9 +102,14 @@ sudoers:
       - who: "%ops"
         run_as: postgres
         nopasswd: true
-        commands: ["/usr/bin/psql -c checkpoint", /usr/lib/postgresql/15/bin/pg_ctl]
+        unchecked: true
+        commands: ["/usr/lib/postgresql/15/bin/pg_ctl reload", /usr/lib/postgresql/15/bin/pg_ctl]
       - who: alice
-        commands: ["/usr/bin/journalctl -u nginx@main.service --since -1h", "/usr/local/bin/deploy  +x  ~/a%b"]
+        commands: ["/usr/bin/journalctl -u nginx@main.service --since -1h"]
+      - who: alice
+        unchecked: true
+        exec: true
+        commands: ["/usr/local/bin/deploy  +x  ~/a%b"]
 `,
 }
 

@@ -78,20 +78,6 @@ var (
 	states        = []State{StateStarted, StateStopped}
 )
 
-// rootPrograms are programs that give whoever may run them as root a root
-// shell whatever their arguments: shells, interpreters, programs that run
-// other programs, and editors and pagers that can spawn a shell. The list
-// is not exhaustive.
-var rootPrograms = []string{
-	"sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "ash", "busybox",
-	"su", "sudo", "sudoedit", "doas", "pkexec", "runuser", "env",
-	"perl", "ruby", "irb", "php", "node", "nodejs", "lua", "tclsh", "wish", "expect",
-	"vi", "vim", "nvim", "nano", "emacs", "ed", "less", "more", "man",
-}
-
-// rootProgramPrefixes catch versioned interpreters: python3.11, perl5.36.
-var rootProgramPrefixes = []string{"python", "perl", "ruby", "php", "lua", "tclsh", "pypy"}
-
 func (v *validator) validate(s *Spec) {
 	for i, u := range s.Users {
 		v.user(indexPath("users", i), u)
@@ -533,7 +519,7 @@ func (v *validator) sudoersRule(p string, r SudoersRule) {
 		v.errorf(p+".commands", "must list at least one command")
 	}
 	for i, cmd := range r.Commands {
-		if msg := checkCommand(cmd); msg != "" {
+		if msg := checkCommand(cmd, r.Unchecked); msg != "" {
 			v.errorf(indexPath(p+".commands", i), "%s", msg)
 		}
 	}
@@ -548,8 +534,10 @@ func commandChar(r rune) bool {
 	return r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) || strings.ContainsRune("_./@%+-~", r)
 }
 
-// checkCommand returns what is wrong with a sudoers command, or "".
-func checkCommand(cmd string) string {
+// checkCommand returns what is wrong with a sudoers command, or "". The
+// program is judged by the name given; internal/hostcheck judges the
+// binary it is on the host.
+func checkCommand(cmd string, unchecked bool) string {
 	words := strings.Fields(cmd)
 	if len(words) == 0 {
 		return "must not be empty"
@@ -573,14 +561,21 @@ func checkCommand(cmd string) string {
 			return fmt.Sprintf("must not contain %q: commands may use only letters, digits, spaces and _ . / @ %% + - ~", r)
 		}
 	}
-	base := path.Base(bin)
-	if slices.Contains(rootPrograms, base) || slices.ContainsFunc(rootProgramPrefixes, func(prefix string) bool {
-		return strings.HasPrefix(base, prefix)
-	}) {
-		return fmt.Sprintf("runs %s, which gives a root shell; allow a specific program instead", base)
-	}
-	if base == "systemctl" {
-		return checkSystemctl(words[1:])
+	return JudgeCommand(bin, words[1:], unchecked)
+}
+
+// JudgeCommand returns what is wrong with letting sudo run program (a path
+// or a name; its base name is judged, see JudgeProgram) with args as root,
+// or "". An unknown program is allowed only when unchecked.
+func JudgeCommand(program string, args []string, unchecked bool) string {
+	verdict, why := JudgeProgram(program)
+	switch {
+	case verdict == ProgramDangerous:
+		return DangerousProgram(program, why)
+	case verdict == ProgramUnknown && !unchecked:
+		return UnknownProgram(program)
+	case verdict == ProgramSafe && path.Base(program) == "systemctl":
+		return checkSystemctl(args)
 	}
 	return ""
 }
@@ -618,9 +613,19 @@ var systemctlVerbs = []string{
 	"kill", "status", "show", "cat", "is-active", "is-enabled", "is-failed",
 }
 
+// systemctlRemote are the systemctl options that act on another system:
+// over SSH, in a container, or on a directory tree.
+var systemctlRemote = []string{"-H", "--host", "-M", "--machine", "--root", "--image"}
+
 // checkSystemctl returns what is wrong with the arguments of a systemctl
 // command, or "".
 func checkSystemctl(args []string) string {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		if slices.Contains(systemctlRemote, name) {
+			return fmt.Sprintf("systemctl %s acts on another system; it is not allowed in a sudoers rule", name)
+		}
+	}
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
 			continue

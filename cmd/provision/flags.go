@@ -16,6 +16,7 @@ type commandFlags struct {
 	file        string
 	root        string
 	output      string
+	textfile    string
 	jobTimeout  time.Duration
 	lockTimeout time.Duration
 }
@@ -40,6 +41,9 @@ func newFlagSet(cmd string, w io.Writer) (*flag.FlagSet, *commandFlags) {
 	}
 	if cmd == "apply" {
 		fs.DurationVar(&f.jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")
+	}
+	if cmd == "verify" {
+		fs.StringVar(&f.textfile, "textfile", "", "also write the result to `path` in the text format of node_exporter's textfile collector, atomically (a temporary file in the same directory, renamed)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(w, "Usage: provision %s [flags]\n\n%s\n\nFlags:\n", cmd, commandHelp[cmd])

@@ -206,8 +206,11 @@ func specErrors(err error) []*spec.Error {
 }
 
 func unwrapAll(err error) []error {
-	if m, ok := err.(interface{ WrappedErrors() []error }); ok {
+	switch m := err.(type) {
+	case interface{ WrappedErrors() []error }:
 		return m.WrappedErrors()
+	case interface{ Unwrap() []error }:
+		return m.Unwrap()
 	}
 	return []error{err}
 }

@@ -44,7 +44,7 @@ Exit codes: 0 success, 1 a step failed (or systemd was unreachable),
 `
 
 // run is provision's whole command line: main only wires the process to it.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitInvalid
@@ -83,6 +83,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "provision %s: -output must be text or json, not %q\n", cmd, output)
 		return exitInvalid
 	}
+	tf := newTextfile(opt.textfile)
+	defer func() { code = tf.finish(code, stderr) }()
 
 	if converges && *file != "-" && os.Geteuid() == 0 {
 		// Whoever can change the spec of a root run is root.
@@ -102,7 +104,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitInvalid
 	}
-	warnings := specWarnings(sp, cmd, root)
+	warnings, hostErrs := hostChecks(sp, cmd, root)
+	if len(hostErrs) > 0 {
+		// The spec cannot be applied to this host: as invalid as a spec
+		// with errors, and nothing is changed.
+		err := errors.Join(asErrors(hostErrs)...)
+		if output == "json" {
+			writeJSON(stdout, specErrorsJSON(cmd, err))
+		} else {
+			printWarnings(stderr, warnings)
+			fmt.Fprintf(stderr, "%v\n", err)
+		}
+		return exitInvalid
+	}
 	if output != "json" {
 		printWarnings(stderr, warnings)
 	}
@@ -123,7 +137,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	defer release()
-	return converge(ctx, sp, cmd, root, jobTimeout, newReporter(output, cmd, stdout, warnings), stderr)
+	return converge(ctx, sp, cmd, root, jobTimeout, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
 }
 
 var commandHelp = map[string]string{

@@ -10,23 +10,40 @@ import (
 	"github.com/provision-dev/provision/spec"
 )
 
-// specWarnings returns the warnings cmd shows for a valid spec, sorted by
+// hostChecks returns the warnings cmd shows for a valid spec, sorted by
 // position: the spec's own (validate, plan, apply, verify), and, for the
 // commands that look at the host, the programs its services run that the
-// host (or the tree at root) lacks. render shows none: its output is the
-// files.
-func specWarnings(sp *spec.Spec, cmd, root string) []*spec.Error {
+// host (or the tree at root) lacks. Those commands also get errors: the
+// sudoers commands whose programs, as the host resolves them, are not safe
+// as root. render shows none: its output is the files.
+func hostChecks(sp *spec.Spec, cmd, root string) (warnings, errs []*spec.Error) {
 	if cmd == "render" {
-		return nil
+		return nil, nil
 	}
-	warnings := sp.Warnings()
+	warnings = sp.Warnings()
 	if cmd == "plan" || cmd == "apply" || cmd == "verify" {
 		warnings = append(warnings, hostcheck.MissingExecutables(sp, root)...)
+		for _, e := range hostcheck.SudoPrograms(sp, root) {
+			if e.Warning {
+				warnings = append(warnings, e)
+			} else {
+				errs = append(errs, e)
+			}
+		}
 	}
 	slices.SortStableFunc(warnings, func(a, b *spec.Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
-	return warnings
+	return warnings, errs
+}
+
+// asErrors turns positioned errors into errors.
+func asErrors(list []*spec.Error) []error {
+	out := make([]error, len(list))
+	for i, e := range list {
+		out[i] = e
+	}
+	return out
 }
 
 // printWarnings prints one warning per line, as
