@@ -51,9 +51,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, args := args[0], args[1:]
 	switch cmd {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "help":
+		return help(args, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "provision %s\n", version)
 		return exitOK
