@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -208,8 +207,6 @@ func (d *decoder) locate(root *yaml.Node, pe pathError) *Error {
 // on a Spec built in code before rendering from it.
 //
 //   - User.Group: the user's name.
-//   - User.Home: /home/NAME for a regular user; none for a system user.
-//   - User.Shell: /bin/bash, or /usr/sbin/nologin for a system user.
 //   - Directory and File Owner and Group: root.
 //   - Directory.Mode: 0755. File.Mode: 0644.
 //   - Service.Enabled: true.
@@ -217,7 +214,10 @@ func (d *decoder) locate(root *yaml.Node, pe pathError) *Error {
 //   - ServiceSudo.File: NAME-users, NAME being the service's.
 //
 // SudoersRule.NoPasswd has no default: it is false unless set. Service.State
-// stays empty (the service is not started or stopped) unless set.
+// stays empty (the service is not started or stopped) unless set. User.Home
+// and User.Shell stay empty unless set: an existing account keeps its own,
+// and a new one gets DefaultHomeParent/NAME (none for a system user) and
+// DefaultShell (DefaultSystemShell) when it is made.
 func (s *Spec) SetDefaults() {
 	for i := range s.Users {
 		u := &s.Users[i]
@@ -226,15 +226,6 @@ func (s *Spec) SetDefaults() {
 		}
 		if u.Group == "" {
 			u.Group = u.Name
-		}
-		if u.Home == "" && !u.System {
-			u.Home = path.Join(DefaultHomeParent, u.Name)
-		}
-		if u.Shell == "" {
-			u.Shell = DefaultShell
-			if u.System {
-				u.Shell = DefaultSystemShell
-			}
 		}
 	}
 	for i := range s.Directories {

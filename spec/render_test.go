@@ -138,7 +138,8 @@ func TestSidekiqExample(t *testing.T) {
 func TestSidekiqDefaults(t *testing.T) {
 	s := loadFile(t, "testdata/sidekiq.yaml")
 	u := s.Users[0]
-	if u.Group != "deploy" || u.Home != "/home/deploy" || u.Shell != "/bin/bash" {
+	// Home is left to the account (a new one gets /home/deploy).
+	if u.Group != "deploy" || u.Home != "" || u.Shell != "/bin/bash" {
 		t.Errorf("user defaults: group %q home %q shell %q", u.Group, u.Home, u.Shell)
 	}
 	d := s.Directories[0]
@@ -181,7 +182,7 @@ sudoers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u := s.Users[0]; u.Home != "" || u.Shell != "/usr/sbin/nologin" || u.Group != "app" {
+	if u := s.Users[0]; u.Home != "" || u.Shell != "" || u.Group != "app" {
 		t.Errorf("system user defaults: home %q shell %q group %q", u.Home, u.Shell, u.Group)
 	}
 	if u := s.Users[1]; u.Group != "www-data" || !s.DefinesGroup("www-data") || s.DefinesGroup("web") {

@@ -72,11 +72,11 @@ var fieldDocs = map[string]fieldDoc{
 
 	"User.name":            {desc: "the account name", required: true, value: ref("name")},
 	"User.group":           {desc: "primary group, created if missing; default: the user's name", value: ref("name")},
-	"User.groups":          {desc: "supplementary groups, which must exist or be created by the spec; the list is exact (other memberships are removed)", value: map[string]any{"uniqueItems": true}, items: ref("name")},
-	"User.home":            {desc: "home directory, created by useradd -m and never moved; default: /home/NAME, none for a system user", value: ref("absolutePath")},
-	"User.shell":           {desc: "login shell; default: /bin/bash, /usr/sbin/nologin for a system user", value: ref("absolutePath")},
+	"User.groups":          {desc: "supplementary groups, which must exist or be created by the spec; the list is exact (other memberships are removed); left out, an existing account keeps its own", value: map[string]any{"uniqueItems": true}, items: ref("name")},
+	"User.home":            {desc: "home directory, created as useradd -m does (also when it is missing) and never moved; left out, an existing account keeps its own, a new one gets /home/NAME (a system user: none)", value: ref("absolutePath")},
+	"User.shell":           {desc: "login shell; left out, an existing account keeps its own, a new one gets /bin/bash (a system user: /usr/sbin/nologin)", value: ref("absolutePath")},
 	"User.system":          {desc: "a system account (useradd --system)", def: false},
-	"User.authorized_keys": {desc: "when given, the whole of ~/.ssh/authorized_keys, one public key line each", items: map[string]any{"pattern": `\S+\s+\S+`}},
+	"User.authorized_keys": {desc: "when given, the whole of ~/.ssh/authorized_keys, one public key line each; [] leaves no key (the file is emptied); left out, the file is not managed", items: map[string]any{"pattern": `\S+\s+\S+`}},
 
 	"Directory.path":  {desc: "the directory", required: true, value: ref("absolutePath")},
 	"Directory.owner": {desc: "owning user; it must exist or be created by the spec", def: DefaultOwner, value: ref("name")},

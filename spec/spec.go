@@ -52,13 +52,15 @@ type Spec struct {
 }
 
 // User is a local account. Group is its primary group, created if missing
-// (default: the user's name); Groups are supplementary groups, which must
-// exist or be created by another user entry's primary group.
+// (default: the user's name); Groups, when not nil, are exactly its
+// supplementary groups, which must exist or be created by another user
+// entry's primary group (nil leaves them alone).
 //
-// Home defaults to /home/NAME for a regular user. A system user has no
-// default home: when Home is empty the account gets no home directory and
-// its home is not managed. Shell defaults to /bin/bash, or /usr/sbin/nologin
-// for a system user.
+// Home and Shell, when empty, are left as the existing account has them;
+// a new account gets /home/NAME (a system user: no home) and /bin/bash
+// (a system user: /usr/sbin/nologin). AuthorizedKeys, when not nil, is the
+// whole of ~/.ssh/authorized_keys: an empty list leaves no key; nil leaves
+// the file alone.
 type User struct {
 	Name           string   `yaml:"name"`
 	Group          string   `yaml:"group"`

@@ -37,8 +37,9 @@ func Build(sp *spec.Spec) *Graph {
 		userStep[u.Name] = g.Add(&ensureUser{user: u}, lookup(groupStep, append([]string{u.Group}, u.Groups...)...)...)
 	}
 	for _, u := range sp.Users {
-		if len(u.AuthorizedKeys) > 0 {
-			g.Add(&ensureAuthorizedKeys{user: u}, userStep[u.Name])
+		if u.AuthorizedKeys != nil {
+			newHome := (&ensureUser{user: u}).home()
+			g.Add(&ensureAuthorizedKeys{user: u, newHome: newHome}, userStep[u.Name])
 		}
 	}
 	owners := func(p, user, grp string) []Step {
