@@ -7,6 +7,8 @@
 #   make lint       gofmt, go vet (e2e files included)
 #   make bench      benchmarks
 #   make demo       examples/demo for real in a throwaway container (root)
+#   make deb        dist/provision_VERSION_ARCH.deb (amd64, arm64), lintian-checked
+#   make dist       the packages, tarballs of the binaries and SHA256SUMS
 #
 # The end-to-end tests skip without root, and fail instead under CI=true.
 
@@ -116,6 +118,43 @@ demo: build demo-deps
 	$(GO) build -o bin/demo ./internal/nspawn/demo
 	./bin/demo -bin bin/provision -dir examples/demo
 
+# Packages and release archives, in DIST. make deb builds
+# provision_DEBVERSION_ARCH.deb for each of DEB_ARCHES with dpkg-deb
+# (packaging/mkdeb), from static binaries and the man page and completion
+# the binary prints, and fails when lintian reports an error. make dist
+# starts from an empty DIST, builds the packages, a tarball of each binary
+# (with the man page and completion) and SHA256SUMS of them all.
+DIST ?= dist
+DEB_ARCHES ?= amd64 arm64
+DEB_MAINTAINER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null)
+.PHONY: deb deb-deps dist
+
+deb-deps:
+	$(call install-missing,/usr/bin/lintian=lintian)
+
+deb: build deb-deps
+	@for arch in $(DEB_ARCHES); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(DIST)/linux_$$arch/provision ./cmd/provision; \
+		deb=$$(GO=$(GO) MAINTAINER='$(DEB_MAINTAINER)' packaging/mkdeb '$(VERSION)' $$arch $(DIST)/linux_$$arch/provision $(BIN) $(DIST)); \
+		echo "deb: $$deb"; \
+		lintian --fail-on error $$deb; \
+	done
+
+dist:
+	rm -rf $(DIST)
+	$(MAKE) deb
+	@epoch=$$(git log -1 --format=%ct 2>/dev/null || date +%s); \
+	for arch in $(DEB_ARCHES); do \
+		d=provision_$(VERSION)_linux_$$arch; \
+		mkdir $(DIST)/$$d; \
+		cp $(DIST)/linux_$$arch/provision $(DIST)/$$d/; \
+		$(BIN) help --man > $(DIST)/$$d/provision.8; \
+		$(BIN) help --bash-completion > $(DIST)/$$d/provision.bash-completion; \
+		tar -C $(DIST) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$epoch -cf - $$d | gzip -9n > $(DIST)/$$d.tar.gz; \
+		rm -r $(DIST)/$$d; \
+	done; \
+	cd $(DIST) && sha256sum *.deb *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
 # Each Fuzz* target of each package in turn, FUZZTIME each (go test runs
 # one fuzz target at a time). New crashers land in the package's
 # testdata/fuzz and fail the target.
@@ -129,4 +168,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)
