@@ -37,6 +37,21 @@ func CheckTrusted(path string, uid int) error {
 	if err != nil {
 		return err
 	}
+	return checkTrusted("/", abs, path, uid)
+}
+
+// CheckTrustedIn is CheckTrusted for the absolute path p of the tree at
+// root ("/" for the running system), whose links are followed inside the
+// tree, as a process inside it would; the error names paths in the tree.
+func CheckTrustedIn(root, p string, uid int) error {
+	return checkTrusted(root, p, p, uid)
+}
+
+func checkTrusted(root, abs, path string, uid int) error {
+	if root == "" {
+		root = "/"
+	}
+	host := func(p string) string { return filepath.Join(root, p) }
 	owned := func(st *syscall.Stat_t) bool { return st.Uid == 0 || int(st.Uid) == uid }
 	who := "root"
 	if uid != 0 {
@@ -49,7 +64,7 @@ func CheckTrusted(path string, uid int) error {
 	rest := strings.Split(strings.TrimPrefix(filepath.Clean(abs), "/"), "/")
 	for len(rest) > 0 {
 		var dir syscall.Stat_t
-		if err := syscall.Stat(cur, &dir); err != nil {
+		if err := syscall.Stat(host(cur), &dir); err != nil {
 			return &os.PathError{Op: "stat", Path: cur, Err: err}
 		}
 		if !owned(&dir) {
@@ -65,7 +80,7 @@ func CheckTrusted(path string, uid int) error {
 		}
 		next := filepath.Join(cur, name)
 		var st syscall.Stat_t
-		if err := syscall.Lstat(next, &st); err != nil {
+		if err := syscall.Lstat(host(next), &st); err != nil {
 			return &os.PathError{Op: "lstat", Path: next, Err: err}
 		}
 		if st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
@@ -75,7 +90,7 @@ func CheckTrusted(path string, uid int) error {
 			if links++; links > maxLinks {
 				return bad(next, "is one symbolic link too many")
 			}
-			target, err := os.Readlink(next)
+			target, err := os.Readlink(host(next))
 			if err != nil {
 				return err
 			}
