@@ -32,6 +32,14 @@ var systemBusAddress = ""
 // systemd to finish a job when Conn.JobTimeout is zero.
 const DefaultJobTimeout = 90 * time.Second
 
+// DefaultCallTimeout is how long a call waits for systemd's answer when
+// Conn.CallTimeout is zero.
+const DefaultCallTimeout = 30 * time.Second
+
+// ErrNoAnswer is wrapped by the error of a call that systemd did not
+// answer within Conn.CallTimeout: a systemd that is stuck, or stopped.
+var ErrNoAnswer = errors.New("systemd did not answer")
+
 // ErrNoSystemd means that neither systemd's private socket nor the system
 // bus led to a running systemd. Connect wraps it with the reasons.
 var ErrNoSystemd = errors.New("systemd is not reachable (is it running as PID 1?)")
@@ -51,6 +59,10 @@ type Conn struct {
 	// bounds it too. Connect sets it to DefaultJobTimeout; zero also means
 	// DefaultJobTimeout. Change it only while no job is being waited for.
 	JobTimeout time.Duration
+	// CallTimeout bounds how long each call waits for systemd's answer
+	// (a job's result is JobTimeout's); zero means DefaultCallTimeout.
+	// Change it only while no call is being made.
+	CallTimeout time.Duration
 
 	sd *sdbus.Conn
 	// bus is one of the two D-Bus connections sd uses, kept for the few
@@ -120,7 +132,7 @@ func connect(ctx context.Context, dial dialer) (*Conn, error) {
 		cancel()
 		return nil, err
 	}
-	c := &Conn{JobTimeout: DefaultJobTimeout, sd: sd, bus: first, cancel: cancel}
+	c := &Conn{JobTimeout: DefaultJobTimeout, CallTimeout: DefaultCallTimeout, sd: sd, bus: first, cancel: cancel}
 	if _, err := sd.SystemStateContext(ctx); err != nil {
 		stop()
 		c.Close()
@@ -191,4 +203,23 @@ func (c *Conn) Close() {
 // calls go-systemd does not wrap.
 func (c *Conn) managerCall(ctx context.Context, method string, args ...any) *dbus.Call {
 	return c.bus.Object(systemdDest, systemdPath).CallWithContext(ctx, managerIface+"."+method, 0, args...)
+}
+
+// bounded returns ctx bounded by c.CallTimeout, for one call to systemd,
+// and a function that turns the error of that call into one that says
+// systemd did not answer (wrapping ErrNoAnswer) when the bound, and not
+// ctx, ran out.
+func (c *Conn) bounded(ctx context.Context, what string) (context.Context, func(error) error, context.CancelFunc) {
+	timeout := c.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	explain := func(err error) error {
+		if err != nil && ctx.Err() == nil && callCtx.Err() != nil {
+			return fmt.Errorf("%w to %s within %s", ErrNoAnswer, what, timeout)
+		}
+		return err
+	}
+	return callCtx, explain, cancel
 }

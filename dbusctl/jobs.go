@@ -196,7 +196,10 @@ func (c *Conn) RestartNoWait(ctx context.Context, unit string) error {
 
 // queueJob queues a job with enqueue and does not wait for its result.
 func (c *Conn) queueJob(ctx context.Context, op Op, unit string, enqueue enqueueFunc) error {
-	if _, err := enqueue(ctx, unit, string(modeReplace), nil); err != nil {
+	callCtx, explain, cancel := c.bounded(ctx, "queue the job")
+	defer cancel()
+	_, err := enqueue(callCtx, unit, string(modeReplace), nil)
+	if err = explain(err); err != nil {
 		return fmt.Errorf("%s %s: %w", op, unit, busError(err))
 	}
 	return nil
@@ -224,7 +227,11 @@ func (c *Conn) runJob(ctx context.Context, op Op, unit string, enqueue enqueueFu
 	// its job lock; one slot of buffer lets that send complete even after
 	// this function stopped waiting.
 	results := make(chan string, 1)
-	if _, err := enqueue(waitCtx, unit, string(modeReplace), results); err != nil {
+	callCtx, explain, cancelCall := c.bounded(waitCtx, "queue the job")
+	_, err := enqueue(callCtx, unit, string(modeReplace), results)
+	err = explain(err)
+	cancelCall()
+	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, unit, busError(err))
 	}
 	jerr, err := waitJob(ctx, waitCtx, results, op, unit, timeout)
@@ -255,6 +262,9 @@ func (c *Conn) settle(ctx context.Context, op Op, unit string) *JobError {
 	if !strings.HasSuffix(unit, ".service") {
 		return nil
 	}
+	// The watch is bounded as a whole, since its calls are.
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout+c.CallTimeout)
+	defer cancel()
 	typ, err := c.sd.GetUnitTypePropertyContext(ctx, unit, "Service", "Type")
 	if err != nil {
 		return nil

@@ -39,8 +39,10 @@ func (s SystemState) Booting() bool {
 
 // SystemState returns the state of the system as a whole.
 func (c *Conn) SystemState(ctx context.Context) (SystemState, error) {
-	p, err := c.sd.SystemStateContext(ctx)
-	if err != nil {
+	callCtx, explain, cancel := c.bounded(ctx, "read the system state")
+	defer cancel()
+	p, err := c.sd.SystemStateContext(callCtx)
+	if err := explain(err); err != nil {
 		return "", fmt.Errorf("read system state: %w", busError(err))
 	}
 	s, ok := p.Value.Value().(string)

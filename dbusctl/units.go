@@ -23,7 +23,9 @@ var ErrNoSuchUnit = errors.New("no such unit")
 // does, and returns when it has. It is by far the most expensive call here
 // (hundreds of milliseconds): make it only after a unit file changed.
 func (c *Conn) Reload(ctx context.Context) error {
-	if err := c.sd.ReloadContext(ctx); err != nil {
+	callCtx, explain, cancel := c.bounded(ctx, "Manager.Reload")
+	defer cancel()
+	if err := explain(c.sd.ReloadContext(callCtx)); err != nil {
 		return fmt.Errorf("call Manager.Reload: %w", busError(err))
 	}
 	return nil
@@ -36,7 +38,9 @@ func (c *Conn) Reload(ctx context.Context) error {
 // processes that do not handle them, as a service's orphaned process group
 // cannot be stopped by them.
 func (c *Conn) Kill(ctx context.Context, unit string, signal syscall.Signal) error {
-	if err := c.sd.KillUnitWithTarget(ctx, unit, sdbus.All, int32(signal)); err != nil {
+	callCtx, explain, cancel := c.bounded(ctx, "Manager.KillUnit")
+	defer cancel()
+	if err := explain(c.sd.KillUnitWithTarget(callCtx, unit, sdbus.All, int32(signal))); err != nil {
 		return fmt.Errorf("kill %s with %s: %w", unit, signalName(signal), busError(err))
 	}
 	return nil
@@ -86,8 +90,10 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 			return nil, fmt.Errorf("state of %s: not a unit name: it needs a type suffix such as .service", u)
 		}
 	}
+	ctx, explain, cancel := c.bounded(ctx, "read unit states")
+	defer cancel()
 	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
-	if err != nil {
+	if err := explain(err); err != nil {
 		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
 	}
 	byName := make(map[string]sdbus.UnitStatus, len(loaded))
@@ -132,7 +138,7 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 	if len(unloaded) > 0 {
 		reads = append(reads, func(ctx context.Context) error { return c.fileStates(ctx, unloaded) })
 	}
-	if err := runReads(ctx, reads); err != nil {
+	if err := explain(runReads(ctx, reads)); err != nil {
 		return nil, fmt.Errorf("read unit states: %w", err)
 	}
 	return states, nil
@@ -143,8 +149,10 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 // e.g. "worker@*.service"), sorted by name. Like States it loads nothing;
 // MainPID, NRestarts, UnitFileState and NeedDaemonReload are left zero.
 func (c *Conn) Loaded(ctx context.Context, pattern string) ([]UnitState, error) {
+	ctx, explain, cancel := c.bounded(ctx, "Manager.ListUnitsByPatterns")
+	defer cancel()
 	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, []string{pattern})
-	if err != nil {
+	if err := explain(err); err != nil {
 		return nil, fmt.Errorf("list units %s: %w", pattern, busError(err))
 	}
 	out := make([]UnitState, 0, len(loaded))

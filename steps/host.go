@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/provision-dev/provision/internal/crash"
 	"github.com/provision-dev/provision/internal/distro"
@@ -38,13 +40,36 @@ func NewHost(root string, sd Systemd) *Host {
 	return &Host{Root: root, Systemd: sd, Offline: sd == nil, Exec: ExecCommand}
 }
 
+// ErrInterrupted is wrapped by the error of a step, or of a helper
+// command, stopped because the run was interrupted (SIGINT, SIGTERM: its
+// context was canceled).
+var ErrInterrupted = errors.New("interrupted")
+
+// helperGrace is how long a helper command has to exit after it was told
+// to stop (SIGTERM), before it is killed.
+const helperGrace = 5 * time.Second
+
 // ExecCommand runs name with args, in a clean environment (PATH set to
-// distro.Path, LC_ALL=C), and returns its combined output. A non-zero exit
-// is an error that carries the output.
+// distro.Path, LC_ALL=C) and in a process group of its own, and returns
+// its combined output. A non-zero exit is an error that carries the
+// output. When ctx is canceled (the run is interrupted), the helper's
+// process group gets SIGTERM, and SIGKILL if the helper has not exited
+// helperGrace later; the error then wraps ErrInterrupted, whatever the
+// helper printed, and no helper is left running.
 func ExecCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = []string{"PATH=" + distro.Path, "LC_ALL=C"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = helperGrace
 	out, err := cmd.CombinedOutput()
+	if cmd.Process != nil {
+		// Whatever is left of the group (a grandchild) goes with it.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("%s: %w", name, ErrInterrupted)
+	}
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
 		if msg == "" {

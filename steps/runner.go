@@ -102,12 +102,13 @@ func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Res
 		r.Err = fmt.Errorf("skipped: needs %s", strings.Join(blocked, ", "))
 		return r
 	}
-	if err := ctx.Err(); err != nil {
-		r.Status, r.Err = StatusFailed, err
+	if ctx.Err() != nil {
+		r.Status, r.Err = StatusFailed, fmt.Errorf("%w before the step started", ErrInterrupted)
 		return r
 	}
 	start := time.Now()
 	r.Changes, r.Err = n.step.Converge(ctx, env)
+
 	if env.Apply && r.Err == nil && len(r.Changes) > 0 {
 		recheck := &Env{Host: env.Host, run: env.run}
 		if rest, err := n.step.Converge(ctx, recheck); err != nil {
@@ -117,6 +118,11 @@ func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Res
 		}
 	}
 	r.Duration = time.Since(start)
+	if r.Err != nil && ctx.Err() != nil && !errors.Is(r.Err, ErrInterrupted) {
+		// Whatever a step says after an interruption, it was
+		// interrupted: "rejected by visudo" would not be true.
+		r.Err = fmt.Errorf("%w: %v", ErrInterrupted, r.Err)
+	}
 	switch {
 	case r.Err != nil:
 		r.Status = StatusFailed

@@ -3,7 +3,9 @@ package steps
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +203,29 @@ func TestErrorsWrappedOnce(t *testing.T) {
 	}
 	if !strings.Contains(msg, "service sidekiq: skipped: needs daemon-reload") {
 		t.Errorf("error %q: want the service skipped for the reload", msg)
+	}
+}
+
+// An interrupted helper is stopped with its process group, and its error
+// says "interrupted", whatever the helper printed.
+func TestExecCommandInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	out, err := ExecCommand(ctx, "sh", "-c", `sleep 30 & echo $!; echo "rejected by visudo"; wait`)
+	if !errors.Is(err, ErrInterrupted) || strings.Contains(err.Error(), "rejected") {
+		t.Fatalf("ExecCommand = %v, want it interrupted", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("returned after %v", d)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(out))[0])
+	if pid <= 0 {
+		t.Fatalf("no pid in %q", out)
+	}
+	// Gone, or dead and waiting to be reaped by init.
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err == nil && !strings.Contains(string(stat), ") Z ") {
+		t.Errorf("the helper's child %d is still running: %s", pid, stat)
 	}
 }

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,6 +46,9 @@ func (s *writeSudoers) target(e *Env) fileTarget {
 	}
 	t.validate = func(ctx context.Context, tmp string) error {
 		if out, err := e.exec(ctx, distro.Visudo, "-c", "-f", tmp); err != nil {
+			if errors.Is(err, ErrInterrupted) {
+				return fmt.Errorf("check %s with visudo: %w; not installed", t.path, err)
+			}
 			return fmt.Errorf("%s: rejected by visudo, not installed: %s", t.path, visudoMessage(out, err))
 		}
 		return nil
@@ -136,6 +140,11 @@ func (s *writeSudoers) uncheckedChange(e *Env) ([]Change, error) {
 func (s *writeSudoers) checkInstalled(ctx context.Context, e *Env, restore func() error) (rolledBack bool, err error) {
 	path := s.sudoers.Path()
 	out, err := e.exec(ctx, distro.Visudo, "-c")
+	if errors.Is(err, ErrInterrupted) {
+		// Not checked, so not known to be wrong: the marker stays, and
+		// the next run checks the configuration again.
+		return false, fmt.Errorf("check the sudo configuration with %s installed: %w", path, err)
+	}
 	if err != nil {
 		msg := visudoMessage(out, err)
 		if err := restore(); err != nil {
@@ -186,7 +195,9 @@ func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
 				args = append(args, "-u", r.RunAs)
 			}
 			args = append(args, sudoersWords(cmd)...)
-			if _, err := e.exec(ctx, distro.Sudo, args...); err != nil {
+			if _, err := e.exec(ctx, distro.Sudo, args...); errors.Is(err, ErrInterrupted) {
+				return fmt.Errorf("ask sudo about %s: %w", s.sudoers.Path(), err)
+			} else if err != nil {
 				denied = append(denied, fmt.Sprintf("%s may not run %q", user, cmd))
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/provision-dev/provision/dbusctl"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -19,6 +20,7 @@ type commandFlags struct {
 	textfile    string
 	jobTimeout  time.Duration
 	lockTimeout time.Duration
+	dbusTimeout time.Duration
 }
 
 // specCommands are the commands that read a spec, in the order the usage
@@ -38,6 +40,7 @@ func newFlagSet(cmd string, w io.Writer) (*flag.FlagSet, *commandFlags) {
 		fs.StringVar(&f.root, "root", "", "work on the tree at `dir` (an image, a chroot) instead of the running system; no D-Bus, nothing is started")
 		fs.StringVar(&f.output, "output", "text", "output `format`: text or json")
 		fs.DurationVar(&f.lockTimeout, "lock-timeout", 60*time.Second, "how long to wait for another run on the same host to finish")
+		fs.DurationVar(&f.dbusTimeout, "dbus-timeout", dbusctl.DefaultCallTimeout, "how long to wait for systemd to answer each call, connecting included")
 	}
 	if cmd == "apply" {
 		fs.DurationVar(&f.jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")

@@ -229,7 +229,7 @@ _provision() {
 		{"-root|--root", "_filedir -d"},
 		{"-output|--output", `COMPREPLY=($(compgen -W 'text json' -- "$cur"))`},
 		{"-textfile|--textfile", "_filedir prom"},
-		{"-job-timeout|--job-timeout|-lock-timeout|--lock-timeout", ""},
+		{"-job-timeout|--job-timeout|-lock-timeout|--lock-timeout|-dbus-timeout|--dbus-timeout", ""},
 	} {
 		fmt.Fprintf(&b, "	%s)\n", v.flags)
 		if v.action != "" {
@@ -258,4 +258,4 @@ _provision() {
 // completedFlags are the flags bashCompletion completes values of, or
 // knows to take a value it cannot complete; a test checks that every flag
 // that takes a value is among them.
-var completedFlags = []string{"f", "root", "output", "textfile", "job-timeout", "lock-timeout"}
+var completedFlags = []string{"f", "root", "output", "textfile", "job-timeout", "lock-timeout", "dbus-timeout"}

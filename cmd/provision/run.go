@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitInvalid
 	}
 	file, root, output := &opt.file, opt.root, opt.output
-	jobTimeout, lockTimeout := opt.jobTimeout, opt.lockTimeout
+	lockTimeout := opt.lockTimeout
 	converges := cmd == "apply" || cmd == "plan" || cmd == "verify"
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "provision %s: unexpected argument %q\n", cmd, fs.Arg(0))
@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	defer release()
-	return converge(ctx, sp, cmd, root, jobTimeout, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
+	return converge(ctx, sp, cmd, root, timeouts{job: opt.jobTimeout, dbus: opt.dbusTimeout}, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
 }
 
 var commandHelp = map[string]string{
@@ -193,7 +193,13 @@ func render(sp *spec.Spec, stdout io.Writer) int {
 
 // converge runs the spec's steps: cmd "apply" changes the host, "plan"
 // and "verify" only check it.
-func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout time.Duration, out reporter, stderr io.Writer) int {
+// timeouts bound the waits on systemd: a job's result, and the answer to
+// each call.
+type timeouts struct {
+	job, dbus time.Duration
+}
+
+func converge(ctx context.Context, sp *spec.Spec, cmd, root string, limits timeouts, out reporter, stderr io.Writer) int {
 	mode := steps.ModeApply
 	if cmd != "apply" {
 		mode = steps.ModeCheck
@@ -202,7 +208,12 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout t
 	if root != "" {
 		h = steps.NewHost(root, nil)
 	} else {
-		conn, err := dbusctl.Connect(ctx)
+		connectCtx, cancel := context.WithTimeout(ctx, limits.dbus)
+		conn, err := dbusctl.Connect(connectCtx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("connect to systemd: %w within %s (--dbus-timeout)", dbusctl.ErrNoAnswer, limits.dbus)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
 			if errors.Is(err, dbusctl.ErrNoSystemd) {
@@ -211,9 +222,10 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout t
 			return exitFailed
 		}
 		defer conn.Close()
-		if jobTimeout > 0 {
-			conn.JobTimeout = jobTimeout
+		if limits.job > 0 {
+			conn.JobTimeout = limits.job
 		}
+		conn.CallTimeout = limits.dbus
 		h = steps.NewHost("/", online.Systemd{Conn: conn})
 	}
 	start := time.Now()
@@ -221,11 +233,14 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, jobTimeout t
 	n := steps.Counts(results)
 	exit := exitOK
 	switch {
-	case n[steps.StatusFailed] > 0:
+	case n[steps.StatusFailed] > 0 || ctx.Err() != nil:
 		exit = exitFailed
 	case cmd == "verify" && n[steps.StatusChanged] > 0:
 		exit = exitDrift
 	}
 	out.recap(results, time.Since(start), exit)
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "provision %s: interrupted; the next run picks up where this one stopped\n", cmd)
+	}
 	return exit
 }
