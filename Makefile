@@ -48,12 +48,14 @@ test-e2e: deps
 # run inside them; the demo runs Redis and Debian's Sidekiq; cloud-init runs
 # in the cloud-init test's container (its units are masked in the others);
 # lintian checks the .deb, python3-prometheus-client parses verify's
-# textfile and ansible-core runs examples/ansible. Containers see the host's
+# textfile, bash-completion runs the package's completion and ansible-core
+# runs examples/ansible. Containers see the host's
 # /, so all must be installed before one boots. Installed only when missing.
 DEMO_PKGS := /usr/bin/systemd-nspawn=systemd-container /usr/sbin/visudo=sudo \
 	/usr/bin/redis-server=redis-server /usr/bin/sidekiq=ruby-sidekiq
 TEST_PKGS := $(DEMO_PKGS) /usr/bin/cloud-init=cloud-init /usr/bin/lintian=lintian \
 	/usr/lib/python3/dist-packages/prometheus_client=python3-prometheus-client \
+	/usr/share/bash-completion/bash_completion=bash-completion \
 	/usr/bin/ansible-playbook=ansible-core
 
 # install-missing installs the packages of the FILE=PACKAGE pairs $(1)
