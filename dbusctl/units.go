@@ -163,6 +163,33 @@ func (c *Conn) Loaded(ctx context.Context, pattern string) ([]UnitState, error) 
 	return out, nil
 }
 
+// Ran reports whether the service unit's main process has run since the
+// unit was last started, and ended well: systemd has loaded the unit, its
+// ExecMainStartTimestamp is set and its Result is "success". It is how a
+// Type=oneshot service without RemainAfterExit=, inactive again once its
+// job is done, is told from one that never ran or failed. It loads
+// nothing: a unit systemd does not hold has not run as far as it knows.
+func (c *Conn) Ran(ctx context.Context, unit string) (bool, error) {
+	ctx, explain, cancel := c.bounded(ctx, "read the last run of "+unit)
+	defer cancel()
+	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, []string{unit})
+	if err := explain(err); err != nil {
+		return false, fmt.Errorf("last run of %s: %w", unit, busError(err))
+	}
+	if len(loaded) != 1 || loaded[0].LoadState == "not-found" {
+		return false, nil
+	}
+	var result string
+	var started uint64
+	if err := explain(runReads(ctx, []propertyRead{
+		c.property(loaded[0].Path, "Service", "Result", &result),
+		c.property(loaded[0].Path, "Service", "ExecMainStartTimestampMonotonic", &started),
+	})); err != nil {
+		return false, fmt.Errorf("last run of %s: %w", unit, err)
+	}
+	return started != 0 && result == "success", nil
+}
+
 // fileStates fills in the states of units systemd has not loaded from
 // their unit files: one ListUnitFilesByPatterns call for them all, and
 // one GetUnitFileState call per template instance, whose state is that

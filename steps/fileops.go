@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/provision-dev/provision/internal/rootfs"
+	"github.com/provision-dev/provision/spec"
 )
 
 // maxDiffSize is the largest file whose content provision reads to show a
@@ -23,8 +24,13 @@ type fileTarget struct {
 	// content is the wanted content; nil leaves an existing file's content
 	// alone and creates a missing one empty.
 	content []byte
-	// secret hides content diffs (the file is not world-readable).
+	// secret hides content diffs: the file is not to be world-readable.
 	secret bool
+	// rendered says content is provision's own rendering of the spec (a
+	// unit, a sudoers drop-in): an existing file that starts with
+	// spec.ManagedHeader was written by provision, and its diff can be
+	// shown although it is not world-readable.
+	rendered bool
 	// validate, when set, checks the new content in a temporary file before
 	// it replaces the target.
 	validate func(ctx context.Context, tmp string) error
@@ -40,7 +46,7 @@ func (e *Env) convergeFile(ctx context.Context, t fileTarget) ([]Change, error) 
 	if !n.Exists {
 		c := Change{Summary: fmt.Sprintf("create file, mode %s, owner %s", modeString(t.perm), o.name)}
 		if len(t.content) > 0 {
-			c.Diff = e.contentDiff(t, nil, false)
+			c.Diff = e.contentDiff(t, rootfs.Node{}, nil)
 		}
 		if err := e.writeFile(ctx, t, o.uid, o.gid); err != nil {
 			return nil, err
@@ -63,7 +69,7 @@ func (e *Env) convergeFile(ctx context.Context, t fileTarget) ([]Change, error) 
 		if !same {
 			c := Change{Summary: fmt.Sprintf("content (%d -> %d bytes)", n.Size, len(t.content))}
 			if n.Size <= maxDiffSize {
-				c.Diff = e.contentDiff(t, old, true)
+				c.Diff = e.contentDiff(t, n, old)
 			}
 			changes = append(changes, c)
 			rewrite = true
@@ -115,11 +121,25 @@ func validateCopy(content []byte, check func(string) error) error {
 	return check(tmp)
 }
 
-func (e *Env) contentDiff(t fileTarget, old []byte, existed bool) string {
+// contentDiff returns the diff from the existing file (n, with content
+// old; n.Exists false for none) to t's content. A file's content is never
+// printed when the file is not (or is not to be) world-readable, or has
+// more than one hard link (another name, such as /etc/shadow, may be the
+// same file) -- unless it is provision's own rendering of the spec.
+func (e *Env) contentDiff(t fileTarget, n rootfs.Node, old []byte) string {
 	if t.secret {
 		return "(content diff hidden: " + t.path + " is not world-readable)"
 	}
-	return unifiedDiff(t.path, old, t.content, existed)
+	if n.Exists {
+		own := t.rendered && bytes.HasPrefix(old, []byte(spec.ManagedHeader))
+		switch {
+		case n.Nlink > 1:
+			return fmt.Sprintf("(content diff hidden: %s has %d hard links)", t.path, n.Nlink)
+		case n.Perm()&0o004 == 0 && !own:
+			return "(content diff hidden: " + t.path + " is not world-readable)"
+		}
+	}
+	return unifiedDiff(t.path, old, t.content, n.Exists)
 }
 
 // dirTarget is the desired state of one directory.

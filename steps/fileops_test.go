@@ -125,6 +125,9 @@ func TestRefusesSymlinks(t *testing.T) {
 			if err := os.Symlink(target, filepath.Join(h.Root, tc.link)); err != nil {
 				t.Fatal(err)
 			}
+			// Planted by someone other than root (a root-owned link
+			// on a root-owned path is followed: see below).
+			os.Lchown(filepath.Join(h.Root, tc.link), 1001, 1001)
 			_, err := tc.step.Converge(context.Background(), testEnv(h, true))
 			if !errors.Is(err, rootfs.ErrSymlink) {
 				t.Fatalf("apply = %v, want ErrSymlink", err)
@@ -221,5 +224,73 @@ func TestSudoersUncheckedByAKilledRun(t *testing.T) {
 	}
 	if res, err := Run(context.Background(), h, steps, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 {
 		t.Errorf("apply after the check: %v %+v", err, res)
+	}
+}
+
+// A link on the way to a managed path that only root could have planted
+// (root's, in directories root alone can write) is followed, inside the
+// root: /data -> /srv/data on a data volume. The same link in a directory
+// others can write is refused, naming it.
+func TestFollowsRootsOwnLinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root can make root's links")
+	}
+	h, _ := testHost(t)
+	os.Chmod(h.Root, 0o755)
+	os.MkdirAll(filepath.Join(h.Root, "srv/data"), 0o755)
+	os.Chown(filepath.Join(h.Root, "srv/data"), 1001, 1001) // the volume may be the app's
+	if err := os.Symlink("/srv/data", filepath.Join(h.Root, "data")); err != nil {
+		t.Fatal(err)
+	}
+	content := "x\n"
+	s := &ensureFile{file: spec.File{Path: "/data/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+	applyTwice(t, h, graphOf(s))
+	if data, err := os.ReadFile(filepath.Join(h.Root, "srv/data/app.conf")); err != nil || string(data) != content {
+		t.Errorf("through /data: %q %v", data, err)
+	}
+
+	// The same link where others can write.
+	os.MkdirAll(filepath.Join(h.Root, "shared"), 0o755)
+	os.Chmod(filepath.Join(h.Root, "shared"), 0o777)
+	if err := os.Symlink("/srv/data", filepath.Join(h.Root, "shared/data")); err != nil {
+		t.Fatal(err)
+	}
+	s = &ensureFile{file: spec.File{Path: "/shared/data/app.conf", Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+	_, err := s.Converge(context.Background(), testEnv(h, true))
+	if !errors.Is(err, rootfs.ErrSymlink) || !strings.Contains(err.Error(), "/shared/data") {
+		t.Errorf("a link in a directory others can write: %v, want ErrSymlink naming /shared/data", err)
+	}
+}
+
+// The content of an existing file that is not world-readable, or that has
+// a second hard link, is not printed, even when the spec makes the file
+// world-readable; provision's own rendering (a drop-in it wrote) is.
+func TestDiffHidesWhatWasNotPublic(t *testing.T) {
+	h, _ := testHost(t)
+	content := "public\n"
+	writeTestFile(t, h.Root, "etc/was-secret", "PASSWORD=hunter2\n")
+	os.Chmod(filepath.Join(h.Root, "etc/was-secret"), 0o600)
+	writeTestFile(t, h.Root, "etc/linked", "root:$6$hash:19000:0:99999:7:::\n")
+	os.Link(filepath.Join(h.Root, "etc/linked"), filepath.Join(h.Root, "etc/other-name"))
+	for _, p := range []string{"/etc/was-secret", "/etc/linked"} {
+		s := &ensureFile{file: spec.File{Path: p, Owner: "root", Group: "root", Mode: 0o644, Content: &content}}
+		got, err := s.Converge(context.Background(), testEnv(h, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || strings.Contains(got[0].Diff, "hunter2") || strings.Contains(got[0].Diff, "$6$") || !strings.Contains(got[0].Diff, "hidden") {
+			t.Errorf("%s: %+v, want the old content hidden", p, got)
+		}
+	}
+	// A drop-in provision wrote (0440) shows its diff.
+	sf := &writeSudoers{sudoers: spec.Sudoers{Name: "x", Rules: []spec.SudoersRule{{Who: "%deploy", NoPasswd: true, Exec: true, Commands: []string{"/bin/systemctl restart a"}}}}}
+	writeTestFile(t, h.Root, "etc/sudoers.d/x", spec.ManagedHeader+"%deploy ALL= NOPASSWD: /bin/systemctl restart b\n")
+	os.Chmod(filepath.Join(h.Root, "etc/sudoers.d/x"), 0o440)
+	got, err := sf.Converge(context.Background(), testEnv(h, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || !strings.Contains(got[0].Diff, "-%deploy ALL= NOPASSWD: /bin/systemctl restart b") {
+		t.Errorf("own drop-in: %+v, want its diff", got)
 	}
 }

@@ -223,9 +223,15 @@ func TestExecCommandInterrupted(t *testing.T) {
 	if pid <= 0 {
 		t.Fatalf("no pid in %q", out)
 	}
-	// Gone, or dead and waiting to be reaped by init.
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err == nil && !strings.Contains(string(stat), ") Z ") {
-		t.Errorf("the helper's child %d is still running: %s", pid, stat)
+	// Gone, or dead and waiting to be reaped by init, once the signal
+	// is delivered.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the helper's child %d is still running: %s", pid, stat)
+		}
 	}
 }

@@ -89,8 +89,16 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 	if !e.Touched(unit) {
 		why = "(unit changed in an earlier run that stopped before restarting it)"
 	}
+	started := st.Active() || st.StartQueued()
+	if !started && s.service.State == spec.StateStarted && s.oneshot() {
+		// A oneshot service is done once its run succeeded: started,
+		// not to be run again on every apply.
+		if started, err = e.Host.Systemd.Ran(ctx, unit); err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case s.service.State == spec.StateStarted && !st.Active() && !st.StartQueued():
+	case s.service.State == spec.StateStarted && !started:
 		detail := fmt.Sprintf("(%s -> active)", orNone(string(st.ActiveState)))
 		err = startOrRestart(ctx, e, unit, "start", detail, e.Host.Systemd.Start, e.Host.Systemd.StartNoWait, do)
 	case s.service.State == spec.StateStopped && (st.Active() || st.StartQueued()):
@@ -141,6 +149,24 @@ func (s *ensureService) stopInstance(ctx context.Context, e *Env, st UnitState) 
 		return e.Host.Systemd.Stop(ctx, st.Name)
 	})
 	return changes, err
+}
+
+// oneshot reports whether the service is Type=oneshot without
+// RemainAfterExit=yes: inactive again once it has done its work.
+func (s *ensureService) oneshot() bool {
+	oneshot, remain := false, false
+	for _, set := range s.service.Settings() {
+		if set.Section != "Service" {
+			continue
+		}
+		switch set.Name {
+		case "Type":
+			oneshot = set.Value == "oneshot"
+		case "RemainAfterExit":
+			remain = set.Value == "yes" || set.Value == "true" || set.Value == "1" || set.Value == "on"
+		}
+	}
+	return oneshot && !remain
 }
 
 // jobFunc starts or restarts a unit.

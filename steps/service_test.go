@@ -380,3 +380,19 @@ func TestPendingRestartFromAnEarlierRun(t *testing.T) {
 		t.Errorf("apply after the restart: %v %+v", err, res)
 	}
 }
+
+// A Type=oneshot service with state: started is started once: its
+// successful run counts, and the next apply does not run it again.
+func TestOneshotStartedConverges(t *testing.T) {
+	h, sd := testHost(t)
+	svc := sidekiq()
+	svc.Name, svc.Type, svc.Sudo = "migrate", "oneshot", nil
+	sd.oneshot["migrate.service"] = true
+	res := applyTwice(t, h, Build(serviceSpec(svc)))
+	if r := serviceResult(t, res, "service migrate"); r.Status != StatusChanged || r.Changes[0].Summary != "start (inactive -> active)" {
+		t.Errorf("first apply: %s %+v", r.Status, r.Changes)
+	}
+	if n := count(sd.calls, "start migrate.service"); n != 1 {
+		t.Errorf("calls %q: %d starts over two applies, want 1", sd.calls, n)
+	}
+}

@@ -175,10 +175,13 @@ type fakeSystemd struct {
 	startErr error
 	// system is what SystemState reports; "" means running.
 	system SystemState
+	// oneshot units go inactive again once started, having run.
+	oneshot map[string]bool
+	ran     map[string]bool
 }
 
 func newFakeSystemd() *fakeSystemd {
-	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}}
+	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}, oneshot: map[string]bool{}, ran: map[string]bool{}}
 }
 
 func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
@@ -221,7 +224,16 @@ func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
 		return f.startErr
 	}
 	f.run(unit)
+	if f.oneshot[unit] {
+		f.set(unit, func(s *UnitState) { s.ActiveState, s.SubState = ActiveInactive, "dead" })
+		f.ran[unit] = true
+	}
 	return nil
+}
+
+func (f *fakeSystemd) Ran(ctx context.Context, unit string) (bool, error) {
+	f.record("ran " + unit)
+	return f.ran[unit], nil
 }
 
 // StartNoWait queues a start job that stays queued, as one ordered after

@@ -43,6 +43,9 @@ func (s *writeSudoers) target(e *Env) fileTarget {
 		group:   "root",
 		perm:    sudoersMode,
 		content: spec.RenderSudoers(s.sudoers),
+		// Its diff shows what sudo will allow; a hand-made drop-in
+		// it replaces is shown only when world-readable.
+		rendered: true,
 	}
 	t.validate = func(ctx context.Context, tmp string) error {
 		if out, err := e.exec(ctx, distro.Visudo, "-c", "-f", tmp); err != nil {

@@ -27,6 +27,10 @@ type Systemd interface {
 	Loaded(ctx context.Context, pattern string) ([]UnitState, error)
 	// SystemState returns the state of the system as a whole.
 	SystemState(ctx context.Context) (SystemState, error)
+	// Ran reports whether a service's main process has run since it was
+	// last started, and succeeded: how a finished Type=oneshot service
+	// is told from one that never ran.
+	Ran(ctx context.Context, unit string) (bool, error)
 }
 
 // UnitState is what steps know of one unit, as systemd reports it.

@@ -17,7 +17,7 @@ type writeUnit struct {
 func (s *writeUnit) ID() string { return "unit " + s.service.UnitPath() }
 
 func (s *writeUnit) Converge(ctx context.Context, e *Env) ([]Change, error) {
-	changes, err := e.convergeFile(ctx, fileTarget{path: s.service.UnitPath(), owner: "root", group: "root", perm: 0o644, content: spec.RenderUnit(s.service)})
+	changes, err := e.convergeFile(ctx, fileTarget{path: s.service.UnitPath(), owner: "root", group: "root", perm: 0o644, content: spec.RenderUnit(s.service), rendered: true})
 	if len(changes) > 0 {
 		e.Touch(s.service.Units()...)
 	}

@@ -23,8 +23,9 @@ import (
 )
 
 // ErrSymlink is returned when a managed path, or a directory on the way to
-// it, is a symbolic link. provision runs as root and never follows a link:
-// an unprivileged user could have planted it to redirect a write.
+// it, is a symbolic link that provision will not follow. provision runs as
+// root and follows a link on the way only when root alone could have
+// planted it (see walkParent): anyone else's could redirect a write.
 var ErrSymlink = errors.New("is a symbolic link; refusing to follow it")
 
 // Node is what Lstat says of a path, without following links.
@@ -63,10 +64,11 @@ func (fs FS) HostPath(path string) string {
 }
 
 // openParent opens the directory that holds path (absolute, interpreted
-// under Root) without following any symbolic link below the root:
-// openat2 with RESOLVE_NO_SYMLINKS, or a walk of every component with
-// O_NOFOLLOW. It returns the directory's file descriptor and the last
-// component of path.
+// under Root) without following a symbolic link below the root that
+// someone other than root could have planted: openat2 with
+// RESOLVE_NO_SYMLINKS when there is no link at all, else a walk of every
+// component with O_NOFOLLOW (see walkParent). It returns the directory's
+// file descriptor and the last component of path.
 func (fs FS) openParent(path string) (int, string, error) {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) || clean == "/" {
@@ -82,8 +84,7 @@ func (fs FS) openParent(path string) (int, string, error) {
 	}
 	// One openat2 call resolves the whole directory without following a
 	// link. When it meets one (ELOOP), or the kernel has no openat2, the
-	// walk below finds the same answer component by component, and names
-	// the link.
+	// walk finds the answer component by component, and names the link.
 	next, err := unix.Openat2(fd, dir, &unix.OpenHow{
 		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
@@ -92,19 +93,86 @@ func (fs FS) openParent(path string) (int, string, error) {
 		unix.Close(fd)
 		return next, filepath.Base(clean), nil
 	}
-	walked := ""
-	for _, c := range strings.Split(dir, "/") {
-		walked += "/" + c
-		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			err = explainOpenErr(fd, c, err)
-			unix.Close(fd)
-			return -1, "", &os.PathError{Op: "open", Path: walked, Err: err}
-		}
-		unix.Close(fd)
-		fd = next
+	next, err = walkParent(fd, filepath.Dir(clean))
+	unix.Close(fd)
+	return next, filepath.Base(clean), err
+}
+
+// walkParent opens the directory dir (absolute, under the root open at
+// rootfd) component by component with O_NOFOLLOW. It follows a symbolic
+// link only when only root could have planted it: the link is root's,
+// and every directory walked to reach it, the root included, is root's
+// and writable by no one else (a data volume mounted elsewhere, /data ->
+// /srv/data). Any other link is refused with ErrSymlink, naming it. A
+// followed link's target is walked from the root (absolute) or from the
+// link's directory (relative), and never leaves the root.
+func walkParent(rootfd int, dir string) (int, error) {
+	fd, err := unix.Dup(rootfd)
+	if err != nil {
+		return -1, err
 	}
-	return fd, filepath.Base(clean), nil
+	trusted := rootOwned(fd)
+	comps := strings.Split(strings.TrimPrefix(dir, "/"), "/")
+	walked := "/"
+	for links := 0; len(comps) > 0; {
+		c := comps[0]
+		comps = comps[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+			fd = next
+			walked = filepath.Join(walked, c)
+			trusted = trusted && rootOwned(fd)
+			continue
+		}
+		if explainOpenErr(fd, c, err) != ErrSymlink {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "open", Path: filepath.Join(walked, c), Err: err}
+		}
+		link := filepath.Join(walked, c)
+		var st unix.Stat_t
+		if e := unix.Fstatat(fd, c, &st, unix.AT_SYMLINK_NOFOLLOW); e != nil || st.Uid != 0 || !trusted {
+			unix.Close(fd)
+			why := "it is not root's"
+			if e == nil && st.Uid == 0 {
+				why = "a directory on the way to it is not root's, or others can write it"
+			}
+			return -1, &os.PathError{Op: "open", Path: link, Err: fmt.Errorf("%w: %s, so someone other than root could have planted it; replace it with the directory itself, or make the link and every directory on the way root's and writable by root alone", ErrSymlink, why)}
+		}
+		if links++; links > maxLinks {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "open", Path: link, Err: unix.ELOOP}
+		}
+		buf := make([]byte, unix.PathMax)
+		n, err := unix.Readlinkat(fd, c, buf)
+		if err != nil {
+			unix.Close(fd)
+			return -1, &os.PathError{Op: "readlink", Path: link, Err: err}
+		}
+		target := string(buf[:n])
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(walked, target)
+		}
+		// Walk the target, then what was left, again from the root.
+		rest := filepath.Join(append([]string{filepath.Clean(target)}, comps...)...)
+		comps = strings.Split(strings.TrimPrefix(rest, "/"), "/")
+		unix.Close(fd)
+		if fd, err = unix.Dup(rootfd); err != nil {
+			return -1, err
+		}
+		walked, trusted = "/", rootOwned(fd)
+	}
+	return fd, nil
+}
+
+// rootOwned reports whether the directory open at fd is root's and
+// writable by root alone.
+func rootOwned(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Uid == 0 && st.Mode&0o022 == 0
 }
 
 // explainOpenErr turns the ELOOP or ENOTDIR that O_NOFOLLOW gives for a
