@@ -116,8 +116,15 @@ func TestCloudInitUserDataIsExample(t *testing.T) {
 	if f.Content != readExample(t, "examples/sidekiq/provision.yaml") {
 		t.Errorf("write_files content is not examples/sidekiq/provision.yaml")
 	}
-	if want := [][]string{{"provision", "apply", "-f", "/etc/provision.yaml"}}; !slices.EqualFunc(cfg.Runcmd, want, slices.Equal) {
+	// provision from the package the image carries, then the apply.
+	if want := [][]string{
+		{"sh", "-c", "command -v provision >/dev/null || dpkg -i /var/cache/provision/provision_*_$(dpkg --print-architecture).deb"},
+		{"provision", "apply", "-f", "/etc/provision.yaml"},
+	}; !slices.EqualFunc(cfg.Runcmd, want, slices.Equal) {
 		t.Errorf("runcmd %q, want %q", cfg.Runcmd, want)
+	}
+	if strings.Contains(ud, "://") {
+		t.Errorf("%s names a URL: provision comes from the package the image carries", userDataPath)
 	}
 }
 
@@ -148,10 +155,12 @@ func requireCloudInit(t *testing.T) {
 }
 
 // seedCloudInit returns a Prepare function that lays into a container's
-// root a NoCloud seed with userData, the provision binary, the stand-in
-// worker, and the app's first release with the current link to it (the
-// example's WorkingDirectory), as an image built for the app would have.
-func seedCloudInit(t *testing.T, userData string) func(root string) error {
+// root a NoCloud seed with userData, the provision package deb in
+// /var/cache/provision (where the example's runcmd installs it from), the
+// stand-in worker, and the app's first release with the current link to it
+// (the example's WorkingDirectory), as an image built for the app would
+// have.
+func seedCloudInit(t *testing.T, userData, deb string) func(root string) error {
 	return func(root string) error {
 		seed := filepath.Join(root, seedDir)
 		if err := os.MkdirAll(seed, 0o700); err != nil {
@@ -164,7 +173,10 @@ func seedCloudInit(t *testing.T, userData string) func(root string) error {
 		if err := os.WriteFile(filepath.Join(seed, "meta-data"), []byte(metaData), 0o600); err != nil {
 			return err
 		}
-		for src, dst := range map[string]string{provisionBin: "usr/local/bin/provision", "testdata/fake-sidekiq": "usr/local/bin/fake-sidekiq"} {
+		if err := os.MkdirAll(filepath.Join(root, "var/cache/provision"), 0o755); err != nil {
+			return err
+		}
+		for src, dst := range map[string]string{deb: "var/cache/provision/" + filepath.Base(deb), "testdata/fake-sidekiq": "usr/local/bin/fake-sidekiq"} {
 			data, err := os.ReadFile(src)
 			if err != nil {
 				return err
@@ -195,7 +207,8 @@ func monotonic(t *testing.T, c *nspawn.Container, unit, prop string) int64 {
 var queuedAtBoot = regexp.MustCompile(`(?m)^changed +service after-boot\n(?: +.*\n)*? +start queued, not waited for \(inactive -> active\): the system is still booting`)
 
 // TestCloudInitFirstBoot boots a fresh host whose cloud-init (Debian's
-// real one) gets the shipped user-data from a NoCloud seed, with the
+// real one) gets the shipped user-data from a NoCloud seed, installs
+// provision from the .deb the image carries (make deb's), with the
 // example's Sidekiq started and a second service ordered after cloud-init's
 // final stage. provision runs in runcmd during boot: it must not wait for
 // that service, whose start waits for provision's own boot job to end. The
@@ -204,6 +217,7 @@ var queuedAtBoot = regexp.MustCompile(`(?m)^changed +service after-boot\n(?: +.*
 func TestCloudInitFirstBoot(t *testing.T) {
 	requireProvision(t)
 	requireCloudInit(t)
+	deb, _ := buildDeb(t)
 	spec := exampleSpec(t, withState("started")...) + afterBootService
 
 	// This boot takes about 8 s on an idle machine, and took 38 s on one
@@ -212,7 +226,7 @@ func TestCloudInitFirstBoot(t *testing.T) {
 	// timeout (90 s) and went on fails below, cloud-init reporting an error.
 	c := bootWith(t, nspawn.Options{
 		KeepCloudInit: true,
-		Prepare:       seedCloudInit(t, userData(t, spec)),
+		Prepare:       seedCloudInit(t, userData(t, spec), deb),
 		BootTimeout:   90 * time.Second,
 	})
 
@@ -224,6 +238,12 @@ func TestCloudInitFirstBoot(t *testing.T) {
 	}
 	log := execOK(t, c, "cat", "/var/log/cloud-init-output.log")
 	t.Logf("cloud-init status:\n%s\n/var/log/cloud-init-output.log:\n%s", status, log)
+	if got := execOK(t, c, "dpkg-query", "-W", "-f", "${Status} ${Version}", "provision"); got != "install ok installed 0.0.0+e2e" {
+		t.Errorf("the provision package after first boot: %q, want installed from the image's .deb", got)
+	}
+	if got := execOK(t, c, "sh", "-c", "command -v provision"); got != "/usr/sbin/provision\n" {
+		t.Errorf("provision is %q, want the package's /usr/sbin/provision", got)
+	}
 	if n := recap(t, log); n[1] == 0 || n[2] != 0 {
 		t.Errorf("provision apply in runcmd: recap %v, want changes and 0 failed:\n%s", n, log)
 	}
