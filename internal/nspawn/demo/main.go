@@ -167,11 +167,11 @@ func (d *demo) mainPID() (string, error) {
 }
 
 // waitJournal waits until a line of the unit's journal matches re, and
-// prints that line as journalctl shows it.
+// prints that line: the worker's own, as it logged it.
 func (d *demo) waitJournal(re *regexp.Regexp) (string, error) {
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		out, err := d.quiet("journalctl", "-u", unit, "-o", "short", "--no-pager", "-q")
+		out, err := d.quiet("journalctl", "-u", unit, "-o", "cat", "--no-pager", "-q")
 		if err != nil {
 			return "", err
 		}
