@@ -451,3 +451,71 @@ func median(t *testing.T, n int, f func() error) time.Duration {
 	slices.Sort(ds)
 	return ds[n/2]
 }
+
+// Config reads back what systemd loaded, drop-ins included, in types
+// provision compares with the spec; a unit that does not load says why.
+func TestSystemdConfig(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	const (
+		full = "dbusctl-test-config.service"
+		bad  = "dbusctl-test-bad.service"
+	)
+	writeUnits(t, c, map[string]string{
+		full: `[Unit]
+Description=config for 50%% %n
+
+[Service]
+Type=exec
+User=nobody
+Group=nogroup
+WorkingDirectory=/tmp
+Environment="A=b c" D=e
+EnvironmentFile=-/etc/dbusctl-test.env
+ExecStart=@/bin/sleep sleep-argv0 "infinity"
+Restart=on-failure
+RestartSec=1.5s
+SyslogIdentifier=cfg
+
+[Install]
+WantedBy=multi-user.target
+`,
+		bad: "[Service]\nExecStart=relative/path\n",
+	})
+	dropin := filepath.Join(unitDir, full+".d", "override.conf")
+	if err := os.MkdirAll(filepath.Dir(dropin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(dropin)) })
+	if err := os.WriteFile(dropin, []byte("[Service]\nUser=root\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.Config(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := dbusctl.UnitConfig{
+		Name: full, LoadState: "loaded",
+		FragmentPath: filepath.Join(unitDir, full), DropInPaths: []string{dropin},
+		Description: "config for 50% " + full,
+		Type:        "exec", User: "root", Group: "nogroup", WorkingDirectory: "/tmp",
+		Environment:      []string{"A=b c", "D=e"},
+		EnvironmentFiles: []dbusctl.EnvironmentFile{{Path: "/etc/dbusctl-test.env", IgnoreMissing: true}},
+		ExecStart:        []dbusctl.ExecCommand{{Path: "/bin/sleep", Argv: []string{"sleep-argv0", "infinity"}}},
+		Restart:          "on-failure", RestartUSec: 1500000, SyslogIdentifier: "cfg",
+	}
+	if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
+		t.Errorf("Config:\n%+v\nwant:\n%+v", cfg, want)
+	}
+	cfg, err = c.Config(ctx, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LoadState != "bad-setting" || cfg.LoadError == "" || len(cfg.Journal) == 0 {
+		t.Errorf("a unit with a bad setting: %+v", cfg)
+	}
+	t.Logf("bad setting: %s; journal %q", cfg.LoadError, cfg.Journal)
+}

@@ -32,6 +32,19 @@ func SplitExec(line string) (prefix string, argv []string, separator bool, err e
 		i++
 	}
 	prefix, rest = rest[:i], rest[i:]
+	argv, separator, err = splitWords(rest)
+	return prefix, argv, separator, err
+}
+
+// SplitWords splits a setting's value into words as systemd does for
+// Environment= (quotes, C escapes), as SplitExec splits a command line
+// after its prefixes.
+func SplitWords(value string) ([]string, error) {
+	words, _, err := splitWords(value)
+	return words, err
+}
+
+func splitWords(rest string) (argv []string, separator bool, err error) {
 	var word strings.Builder
 	inWord := false
 	var quote byte
@@ -53,7 +66,7 @@ func SplitExec(line string) (prefix string, argv []string, separator bool, err e
 		case c == '\\':
 			r, n, err := cunescape(rest[j+1:])
 			if err != nil {
-				return prefix, argv, separator, err
+				return argv, separator, err
 			}
 			word.WriteString(r)
 			j += n
@@ -73,10 +86,10 @@ func SplitExec(line string) (prefix string, argv []string, separator bool, err e
 		}
 	}
 	if quote != 0 {
-		return prefix, argv, separator, fmt.Errorf("has an unbalanced %c quote", quote)
+		return argv, separator, fmt.Errorf("has an unbalanced %c quote", quote)
 	}
 	flush()
-	return prefix, argv, separator, nil
+	return argv, separator, nil
 }
 
 // cunescape undoes the C escape at the start of s (after its backslash)
@@ -248,4 +261,38 @@ func escapeSpecifiers(v string, template bool) string {
 		b.WriteByte(v[i])
 	}
 	return b.String()
+}
+
+// Unspecify returns what systemd loads for a value of a setting that
+// expands specifiers: "%%" is "%", and, for instance (the instance name of
+// a template's unit, "" for a plain unit), "%i" and "%I" are it. ok is
+// false when the value holds another specifier, whose value provision
+// does not know.
+func Unspecify(v, instance string) (string, bool) {
+	if !strings.Contains(v, "%") {
+		return v, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '%' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+1 >= len(v) {
+			return "", false
+		}
+		i++
+		switch v[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'i', 'I':
+			if instance == "" {
+				return "", false
+			}
+			b.WriteString(instance)
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
 }

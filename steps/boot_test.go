@@ -170,7 +170,9 @@ func TestPlanWhileBooting(t *testing.T) {
 // service step before anything is started.
 func TestSystemStateError(t *testing.T) {
 	h, _ := testHost(t)
-	h.Systemd = &brokenState{fakeSystemd: newFakeSystemd()}
+	sd := newFakeSystemd()
+	sd.root = h.Root
+	h.Systemd = &brokenState{fakeSystemd: sd}
 	res, _ := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
 	r := serviceResult(t, res, "service sidekiq")
 	if r.Status != StatusFailed || !strings.Contains(r.Err.Error(), "system state") {

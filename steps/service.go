@@ -81,6 +81,25 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 		return e.act(&changes, prefix+summary, fn)
 	}
 
+	// What systemd loaded is read back after the reload that touched the
+	// unit, before anything is started on it, and in every check that
+	// has no change of the unit pending (verify); apply's no-op path,
+	// which changed nothing, leaves it.
+	if e.Apply == e.Touched(unit) {
+		diffs, err := s.readBack(ctx, e, unit)
+		if err != nil {
+			return nil, err
+		}
+		if len(diffs) > 0 {
+			if e.Apply {
+				return nil, fmt.Errorf("%s: %s", unit, strings.Join(diffs, "; "))
+			}
+			for _, d := range diffs {
+				changes = append(changes, Change{Summary: prefix + d})
+			}
+		}
+	}
+
 	pending, err := restartPending.has(e, unit)
 	if err != nil {
 		return nil, err

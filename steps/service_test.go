@@ -36,10 +36,10 @@ func TestServiceApplyTwice(t *testing.T) {
 	h, sd := testHost(t)
 	applyTwice(t, h, Build(serviceSpec(sidekiq())))
 	// First run: states, reload (after the links were made), states again
-	// (the check after the reload), the system state (booting or not),
-	// start, states (the check after it). Second run: one batched states
-	// call and nothing else.
-	want := []string{"states", "reload", "states", "system-state", "start sidekiq.service", "states", "states"}
+	// (the check after the reload), what systemd loaded, the system state
+	// (booting or not), start, states and config (the check after it).
+	// Second run: one batched states call and nothing else.
+	want := []string{"states", "reload", "states", "config sidekiq.service", "system-state", "start sidekiq.service", "states", "config sidekiq.service", "states"}
 	if !slices.Equal(sd.calls, want) {
 		t.Errorf("systemd calls = %q, want %q", sd.calls, want)
 	}
@@ -394,5 +394,73 @@ func TestOneshotStartedConverges(t *testing.T) {
 	}
 	if n := count(sd.calls, "start migrate.service"); n != 1 {
 		t.Errorf("calls %q: %d starts over two applies, want 1", sd.calls, n)
+	}
+}
+
+// What systemd loaded is read back after the reload, before a start: a
+// unit that loads otherwise than the spec says fails its step with both
+// values, and a check (verify) reports the difference as drift.
+func TestReadBack(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(unit string, c *UnitConfig)
+		want string
+	}{
+		{"foreign drop-in", func(unit string, c *UnitConfig) {
+			c.User = "root"
+			c.DropInPaths = []string{"/etc/systemd/system/sidekiq.service.d/override.conf"}
+		}, "systemd also read the drop-ins /etc/systemd/system/sidekiq.service.d/override.conf, which the spec does not have; they can change what sidekiq.service runs (as whom, how); systemd loaded User=root, the spec says deploy"},
+		{"bad setting", func(unit string, c *UnitConfig) {
+			c.LoadState, c.LoadError = LoadBadSetting, "Unit sidekiq.service has a bad unit file setting."
+			c.Journal = []string{"/etc/systemd/system/sidekiq.service:7: Invalid user/group name or numeric ID: dep loy"}
+		}, "systemd did not load sidekiq.service: LoadState=bad-setting (Unit sidekiq.service has a bad unit file setting.); its journal says: /etc/systemd/system/sidekiq.service:7: Invalid user/group name or numeric ID: dep loy"},
+		{"masked", func(unit string, c *UnitConfig) { c.LoadState = LoadMasked },
+			"systemd has sidekiq.service masked, so it will not start it: unmask it with systemctl unmask sidekiq.service (a mask under /run goes at the next boot)"},
+		{"argv", func(unit string, c *UnitConfig) {
+			c.ExecStart = [][]string{{"/usr/bin/sidekiq", "-e", "production", "extra"}}
+		},
+			"systemd loaded ExecStart=/usr/bin/sidekiq -e production extra, the spec says /usr/bin/sidekiq -e production"},
+		{"restart time", func(unit string, c *UnitConfig) { c.RestartUSec = 100000 },
+			"systemd loaded RestartUSec=100000, the spec says 1500000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, sd := testHost(t)
+			svc := sidekiq()
+			svc.RestartSec = "1.5s"
+			sd.edit = tc.edit
+			res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+			r := serviceResult(t, res, "service sidekiq")
+			if r.Status != StatusFailed || !strings.Contains(err.Error(), "sidekiq.service: "+tc.want) {
+				t.Errorf("apply: %s %v\nwant %q", r.Status, r.Err, tc.want)
+			}
+			if slices.Contains(sd.calls, "start sidekiq.service") {
+				t.Errorf("started a unit that did not load as the spec says: %q", sd.calls)
+			}
+			// verify: the unit file is right, the difference is drift.
+			res, err = Run(context.Background(), h, Build(serviceSpec(svc)), ModeCheck, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = serviceResult(t, res, "service sidekiq")
+			if r.Status != StatusChanged || !slices.ContainsFunc(r.Changes, func(c Change) bool { return strings.Contains(tc.want, c.Summary) }) {
+				t.Errorf("verify: %s %+v\nwant %q", r.Status, r.Changes, tc.want)
+			}
+		})
+	}
+}
+
+// Values with "%" read back as the spec wrote them: RenderUnit writes
+// "%%", systemd loads "%"; a template's %i is the instance.
+func TestReadBackSpecifiers(t *testing.T) {
+	h, sd := testHost(t)
+	svc := sidekiq()
+	svc.Description, svc.WorkingDirectory, svc.ExecStart = "for %u at 50%", "/data/50%off", "/usr/bin/sidekiq --id %i"
+	svc.Instances = 2
+	res := applyTwice(t, h, Build(serviceSpec(svc)))
+	if r := serviceResult(t, res, "service sidekiq"); r.Status != StatusChanged {
+		t.Errorf("service: %s %v", r.Status, r.Err)
+	}
+	if !slices.Contains(sd.calls, "config sidekiq@2.service") {
+		t.Errorf("calls %q: no read-back of sidekiq@2", sd.calls)
 	}
 }

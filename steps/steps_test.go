@@ -40,6 +40,7 @@ func testHostShadow(t *testing.T) (*Host, *fakeSystemd, *fakeShadow) {
 	writeTestFile(t, root, "etc/passwd", fmt.Sprintf("root:x:%d:%d:root:/root:/bin/bash\n", uid, gid))
 	writeTestFile(t, root, "etc/group", fmt.Sprintf("root:x:%d:\n", gid))
 	sd := newFakeSystemd()
+	sd.root = root
 	h := &Host{Root: root, Systemd: sd}
 	shadow := &fakeShadow{t: t, root: root, uid: uid, gid: gid}
 	h.Exec = shadow.exec
@@ -178,6 +179,10 @@ type fakeSystemd struct {
 	// oneshot units go inactive again once started, having run.
 	oneshot map[string]bool
 	ran     map[string]bool
+	// root is the tree whose unit files Config reads; edit, when set,
+	// changes what Config reports, as a drop-in or a bad setting would.
+	root string
+	edit func(unit string, c *UnitConfig)
 }
 
 func newFakeSystemd() *fakeSystemd {
@@ -229,6 +234,67 @@ func (f *fakeSystemd) Start(ctx context.Context, unit string) error {
 		f.ran[unit] = true
 	}
 	return nil
+}
+
+// Config loads the unit's file from the tree as systemd would, in a
+// simple model of its own: the last value of each setting, %% read as %,
+// Environment= and ExecStart= split into words.
+func (f *fakeSystemd) Config(ctx context.Context, unit string) (UnitConfig, error) {
+	f.record("config " + unit)
+	file, instance := unit, ""
+	if at := strings.IndexByte(unit, '@'); at >= 0 {
+		file = unit[:at+1] + ".service"
+		instance = strings.TrimSuffix(unit[at+1:], ".service")
+	}
+	p := "/etc/systemd/system/" + file
+	data, err := os.ReadFile(filepath.Join(f.root, p))
+	if err != nil {
+		return UnitConfig{LoadState: LoadNotFound}, nil
+	}
+	opts := spec.Service{Name: unit, Unit: string(data)}.Settings()
+	un := func(v string) string {
+		return strings.NewReplacer("%%", "%", "%i", instance, "%I", instance).Replace(v)
+	}
+	c := UnitConfig{LoadState: LoadLoaded, FragmentPath: p, Description: unit, Type: "simple", Restart: "no", RestartUSec: 100000}
+	for _, o := range opts {
+		switch o.Name {
+		case "Description":
+			c.Description = un(o.Value)
+		case "Type":
+			c.Type = o.Value
+		case "User":
+			c.User = o.Value
+		case "Group":
+			c.Group = o.Value
+		case "WorkingDirectory":
+			c.WorkingDirectory = un(o.Value)
+		case "Restart":
+			c.Restart = o.Value
+		case "SyslogIdentifier":
+			c.SyslogIdentifier = un(o.Value)
+		case "RestartSec":
+			c.RestartUSec, _ = spec.ParseTimeSpan(o.Value)
+		case "EnvironmentFile":
+			c.EnvironmentFiles = append(c.EnvironmentFiles, un(o.Value))
+		case "Environment":
+			words, _ := spec.SplitWords(o.Value)
+			for _, w := range words {
+				c.Environment = append(c.Environment, un(w))
+			}
+		case "ExecStart":
+			_, words, _, _ := spec.SplitExec(o.Value)
+			for i := range words {
+				words[i] = un(words[i])
+			}
+			c.ExecStart = append(c.ExecStart, words)
+		case "WantedBy":
+			c.WantedBy = append(c.WantedBy, strings.Fields(o.Value)...)
+		}
+	}
+	if f.edit != nil {
+		f.edit(unit, &c)
+	}
+	return c, nil
 }
 
 func (f *fakeSystemd) Ran(ctx context.Context, unit string) (bool, error) {

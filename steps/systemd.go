@@ -31,6 +31,34 @@ type Systemd interface {
 	// last started, and succeeded: how a finished Type=oneshot service
 	// is told from one that never ran.
 	Ran(ctx context.Context, unit string) (bool, error)
+	// Config returns what systemd loaded for unit (loading it if need
+	// be): the configuration it runs, whatever the files say.
+	Config(ctx context.Context, unit string) (UnitConfig, error)
+}
+
+// UnitConfig is what systemd loaded for a unit, as systemctl show prints
+// it. See dbusctl.UnitConfig.
+type UnitConfig struct {
+	LoadState        LoadState
+	LoadError        string
+	FragmentPath     string
+	DropInPaths      []string
+	Description      string
+	WantedBy         []string
+	Type             string
+	User, Group      string
+	WorkingDirectory string
+	// Environment holds NAME=VALUE assignments.
+	Environment []string
+	// EnvironmentFiles are paths, "-" first for a file that may be
+	// missing.
+	EnvironmentFiles []string
+	// ExecStart holds the argument vector of each command.
+	ExecStart        [][]string
+	Restart          string
+	RestartUSec      uint64
+	SyslogIdentifier string
+	Journal          []string
 }
 
 // UnitState is what steps know of one unit, as systemd reports it.

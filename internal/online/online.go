@@ -35,6 +35,33 @@ func (s Systemd) SystemState(ctx context.Context) (steps.SystemState, error) {
 	return steps.SystemState(st), err
 }
 
+// Config implements steps.Systemd.
+func (s Systemd) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
+	c, err := s.Conn.Config(ctx, unit)
+	if err != nil {
+		return steps.UnitConfig{}, err
+	}
+	out := steps.UnitConfig{
+		LoadState: steps.LoadState(c.LoadState), LoadError: c.LoadError,
+		FragmentPath: c.FragmentPath, DropInPaths: c.DropInPaths,
+		Description: c.Description, WantedBy: c.WantedBy, Type: c.Type,
+		User: c.User, Group: c.Group, WorkingDirectory: c.WorkingDirectory,
+		Environment: c.Environment, Restart: c.Restart, RestartUSec: c.RestartUSec,
+		SyslogIdentifier: c.SyslogIdentifier, Journal: c.Journal,
+	}
+	for _, f := range c.EnvironmentFiles {
+		p := f.Path
+		if f.IgnoreMissing {
+			p = "-" + p
+		}
+		out.EnvironmentFiles = append(out.EnvironmentFiles, p)
+	}
+	for _, e := range c.ExecStart {
+		out.ExecStart = append(out.ExecStart, e.Argv)
+	}
+	return out, nil
+}
+
 func unitStates(sts []dbusctl.UnitState) []steps.UnitState {
 	out := make([]steps.UnitState, len(sts))
 	for i, st := range sts {

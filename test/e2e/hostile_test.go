@@ -30,13 +30,43 @@ var hostileSpecs = []struct {
 	{
 		"sudoers-shell",
 		"sudoers:\n  - name: deploy-sh\n    rules: [{who: deploy, commands: [/bin/sh]}]\n",
-		"$F:3:38: sudoers[0].rules[0].commands[0]: runs sh, which gives a root shell; allow a specific program instead",
+		"$F:3:38: sudoers[0].rules[0].commands[0]: runs /bin/sh, a shell: whoever may run it as root can do anything as root; allow a specific program instead",
 	},
 	{
 		// A comma adds a second command to the rule.
 		"sudoers-comma",
 		"sudoers:\n  - name: deploy-x\n    rules: [{who: deploy, commands: ['/bin/systemctl restart web, /bin/sh']}]\n",
 		"$F:3:38: sudoers[0].rules[0].commands[0]: must not contain ',', which sudoers treats specially",
+	},
+	{
+		// "+" runs ExecStart= as root whatever User= says.
+		"exec-start-privileged",
+		"services:\n  - name: web\n    user: deploy\n    exec_start: +/bin/web\n",
+		`$F:4:17: services[0].exec_start: ExecStart= starts with "+", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+	},
+	{
+		// An empty User= is no user: root.
+		"empty-user",
+		"services:\n  - name: web\n    user: \"\"\n    exec_start: /bin/web\n",
+		`$F:3:11: services[0].user: must not be empty: leave user out for its default`,
+	},
+	{
+		// A lone ";" is a second command.
+		"exec-start-semicolon",
+		"services:\n  - name: web\n    exec_start: /bin/web ; /bin/chmod u+s /bin/bash\n",
+		`$F:3:17: services[0].exec_start: ExecStart= holds a lone ";", which systemd reads as the start of a second command: quote or escape it (\;) if it is an argument`,
+	},
+	{
+		// A trailing backslash pulls the next line into EnvironmentFile=.
+		"environment-file-continuation",
+		"services:\n  - name: web\n    exec_start: /bin/web\n    environment_file: \"-/tmp/env\\\\\"\n",
+		`$F:4:23: services[0].environment_file: must not end with a backslash, which would continue the line`,
+	},
+	{
+		// Beyond systemd's range: RestartSec= would be 100ms.
+		"restart-sec-overflow",
+		"services:\n  - name: web\n    exec_start: /bin/web\n    restart_sec: 99999999999999999999\n",
+		`$F:4:18: services[0].restart_sec: "99999999999999999999" is beyond the time spans systemd can hold: systemd would ignore it and restart after 100ms`,
 	},
 	{
 		"relative-path",
