@@ -3,6 +3,7 @@ package spec
 import (
 	"cmp"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -26,6 +27,8 @@ import (
 //   - an EnvironmentFile= without the "-" prefix that the spec does not
 //     create under files: systemd refuses to start the service while the
 //     file is missing.
+//   - an EnvironmentFile= in a directory of the spec that the service's
+//     user or group can write: systemd reads it as root, following links.
 //   - a sudoers command allowed with unchecked: true, on every run: its
 //     program is one provision does not know to be safe as root.
 //
@@ -122,6 +125,10 @@ func lint(s *Spec) []pathError {
 				if !strings.HasPrefix(file, "-") && !strings.Contains(file, "%") && !created[file] {
 					warn(p+"."+set.Path, "%s is not created by this spec, and systemd will not start the service while it is missing: list it under files (content may be left out), or write \"-%s\" if it may be missing", file, file)
 				}
+				if dir, who := writableBy(s, svc, strings.TrimPrefix(file, "-")); dir != "" {
+					warn(p+"."+set.Path, "%s is in %s, which %s can write: systemd reads EnvironmentFile= as root and follows links, so %s can point it at a file only root may read (ln -sf /root/secret), restart the service and read that file through its environment; keep the file in a directory only root can write (such as /etc/%s/, the file root:%s 0640)",
+						strings.TrimPrefix(file, "-"), dir, who, who, svc.Name, cmp.Or(svc.Group, "root"))
+				}
 			}
 		}
 		if execStart == nil || !strings.Contains(strings.ToLower(execStart.Value), "sidekiq") {
@@ -139,4 +146,26 @@ func lint(s *Spec) []pathError {
 		}
 	}
 	return warns
+}
+
+// writableBy returns the closest directory of the spec above file that
+// the service's user or group can write (they own it and it is writable
+// by its owner or group), and which of them; "" when there is none.
+func writableBy(s *Spec, svc Service, file string) (dir, who string) {
+	for d := path.Dir(file); d != "/" && d != "."; d = path.Dir(d) {
+		for _, sd := range s.Directories {
+			if sd.Path != d {
+				continue
+			}
+			switch {
+			case svc.User != "" && sd.Owner == svc.User && sd.Mode&0o200 != 0:
+				return d, svc.User
+			case svc.Group != "" && sd.Group == svc.Group && sd.Mode&0o020 != 0:
+				return d, "group " + svc.Group
+			case sd.Mode&0o002 != 0 && sd.Mode&0o1000 == 0:
+				return d, "everyone"
+			}
+		}
+	}
+	return "", ""
 }

@@ -176,6 +176,48 @@ func TestLintWarnings(t *testing.T) {
 
 		// --- EnvironmentFile= ---
 		{
+			// In a directory the service's user owns: it can link the
+			// file to one only root may read, and systemd reads it as
+			// root.
+			name: "environment file in the user's directory",
+			input: `directories:
+  - {path: /srv/web, owner: web, group: web, mode: "0750"}
+services:
+  - name: web
+    user: web
+    exec_start: /usr/bin/web
+    environment_file: -/srv/web/.env
+`,
+			want: []string{"t.yaml:7:23: warning: services[0].environment_file: /srv/web/.env is in /srv/web, which web can write: systemd reads EnvironmentFile= as root and follows links"},
+		},
+		{
+			// Writable by the service's group, further up.
+			name: "environment file under the group's directory",
+			input: `directories:
+  - {path: /srv/web, owner: root, group: web, mode: "2770"}
+  - {path: /srv/web/conf, mode: "0755"}
+services:
+  - name: web
+    group: web
+    exec_start: /usr/bin/web
+    environment_file: -/srv/web/conf/env
+`,
+			want: []string{"t.yaml:8:23: warning: services[0].environment_file: /srv/web/conf/env is in /srv/web, which group web can write"},
+		},
+		{
+			// root's directory, read-only for the group: no warning.
+			name: "environment file in root's directory",
+			input: `directories:
+  - {path: /etc/web, owner: root, group: web, mode: "0750"}
+services:
+  - name: web
+    user: web
+    group: web
+    exec_start: /usr/bin/web
+    environment_file: -/etc/web/env
+`,
+		},
+		{
 			// Not created by the spec and not optional.
 			name: "environment file not created",
 			input: `services:
@@ -275,7 +317,7 @@ func TestLintExample(t *testing.T) {
 		for _, w := range s.Warnings() {
 			paths = append(paths, w.Path)
 		}
-		if want := []string{"services[0].type", "services[0].after[0]"}; !slices.Equal(paths, want) {
+		if want := []string{"services[0].type", "services[0].after[0]", "services[0].environment_file"}; !slices.Equal(paths, want) {
 			t.Errorf("%s warns at %q, want %q", file, paths, want)
 		}
 	}

@@ -29,10 +29,12 @@ func TestValidateWarnings(t *testing.T) {
 		t.Errorf("validate stderr:\n%s\nwant:\n%s", errOut, want)
 	}
 
-	// The reference spec draws the same two, and stdout stays exact.
+	// The reference spec draws the same two, and its .env in a directory
+	// deploy can write; stdout stays exact.
 	code, out, errOut = runCmd(t, "", "validate", "-f", example)
-	if code != exitOK || out != example+": valid\n" || strings.Count(errOut, ": warning: ") != 2 ||
-		!strings.Contains(errOut, ": warning: services[0].type: ") || !strings.Contains(errOut, ": warning: services[0].after[0]: ") {
+	if code != exitOK || out != example+": valid\n" || strings.Count(errOut, ": warning: ") != 3 ||
+		!strings.Contains(errOut, ": warning: services[0].type: ") || !strings.Contains(errOut, ": warning: services[0].after[0]: ") ||
+		!strings.Contains(errOut, ": warning: services[0].environment_file: ") {
 		t.Errorf("validate example = %d %q\n%s", code, out, errOut)
 	}
 }
