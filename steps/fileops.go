@@ -153,6 +153,19 @@ type dirTarget struct {
 // convergeDir checks, and when applying fixes, one directory. Its parent must
 // exist (list parents in the spec before their children).
 func (e *Env) convergeDir(t dirTarget) ([]Change, error) {
+	// A directory that is a link only root could have planted (a data
+	// volume: /data -> /srv/data) is the directory it points to.
+	real, err := e.fs().ResolveTrusted(t.path)
+	if err != nil {
+		return nil, err
+	}
+	if real != t.path {
+		changes, err := e.convergeDir(dirTarget{path: real, owner: t.owner, group: t.group, perm: t.perm})
+		for i := range changes {
+			changes[i].Summary = fmt.Sprintf("%s (through the link %s -> %s)", changes[i].Summary, t.path, real)
+		}
+		return changes, err
+	}
 	n, o, err := e.inspect(t.path, t.owner, t.group, os.ModeDir)
 	if err != nil {
 		return nil, err

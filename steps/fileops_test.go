@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -247,6 +248,15 @@ func TestFollowsRootsOwnLinks(t *testing.T) {
 	applyTwice(t, h, graphOf(s))
 	if data, err := os.ReadFile(filepath.Join(h.Root, "srv/data/app.conf")); err != nil || string(data) != content {
 		t.Errorf("through /data: %q %v", data, err)
+	}
+	// /data itself, managed: it is the directory it points to.
+	d := &ensureDirectory{dir: spec.Directory{Path: "/data", Owner: "root", Group: "root", Mode: 0o750}}
+	res := applyTwice(t, h, graphOf(d))
+	if got := summaries2(res[0].Changes); !slices.Equal(got, []string{"mode 0755 -> 0750 (through the link /data -> /srv/data)", "owner 1001:1001 -> root:root (through the link /data -> /srv/data)"}) {
+		t.Errorf("changes %q", got)
+	}
+	if fi, err := os.Lstat(filepath.Join(h.Root, "data")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("/data is no longer the link: %v %v", fi, err)
 	}
 
 	// The same link where others can write.

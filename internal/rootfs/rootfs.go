@@ -93,9 +93,49 @@ func (fs FS) openParent(path string) (int, string, error) {
 		unix.Close(fd)
 		return next, filepath.Base(clean), nil
 	}
-	next, err = walkParent(fd, filepath.Dir(clean))
+	next, _, err = walkParent(fd, filepath.Dir(clean))
 	unix.Close(fd)
 	return next, filepath.Base(clean), err
+}
+
+// ResolveTrusted returns the path that path is when it is a symbolic link
+// (or a chain of them) that only root could have planted: root's, in a
+// directory that root alone can write, reached through such directories
+// only (see walkParent); the target is read inside the root. Any other
+// path is returned as it is, and its caller treats a link there as it
+// treats any link (refuses it).
+func (fs FS) ResolveTrusted(path string) (string, error) {
+	p := filepath.Clean(path)
+	for links := 0; ; links++ {
+		n, err := fs.Lstat(p)
+		if err != nil || !n.Exists || n.Mode&os.ModeSymlink == 0 || n.UID != 0 {
+			return p, err
+		}
+		if links >= maxLinks {
+			return p, &os.PathError{Op: "resolve", Path: path, Err: unix.ELOOP}
+		}
+		rootfd, err := unix.Open(fs.root(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return p, err
+		}
+		dirfd, trusted, err := walkParent(rootfd, filepath.Dir(p))
+		unix.Close(rootfd)
+		if err != nil {
+			return p, err
+		}
+		unix.Close(dirfd)
+		if !trusted {
+			return p, nil
+		}
+		target, err := fs.Readlink(p)
+		if err != nil {
+			return p, err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = filepath.Clean(target)
+	}
 }
 
 // walkParent opens the directory dir (absolute, under the root open at
@@ -106,12 +146,15 @@ func (fs FS) openParent(path string) (int, string, error) {
 // /srv/data). Any other link is refused with ErrSymlink, naming it. A
 // followed link's target is walked from the root (absolute) or from the
 // link's directory (relative), and never leaves the root.
-func walkParent(rootfd int, dir string) (int, error) {
-	fd, err := unix.Dup(rootfd)
+//
+// trusted reports whether every directory walked, the last one included,
+// is root's and writable by root alone.
+func walkParent(rootfd int, dir string) (fd int, trusted bool, err error) {
+	fd, err = unix.Dup(rootfd)
 	if err != nil {
-		return -1, err
+		return -1, false, err
 	}
-	trusted := rootOwned(fd)
+	trusted = rootOwned(fd)
 	comps := strings.Split(strings.TrimPrefix(dir, "/"), "/")
 	walked := "/"
 	for links := 0; len(comps) > 0; {
@@ -130,7 +173,7 @@ func walkParent(rootfd int, dir string) (int, error) {
 		}
 		if explainOpenErr(fd, c, err) != ErrSymlink {
 			unix.Close(fd)
-			return -1, &os.PathError{Op: "open", Path: filepath.Join(walked, c), Err: err}
+			return -1, false, &os.PathError{Op: "open", Path: filepath.Join(walked, c), Err: err}
 		}
 		link := filepath.Join(walked, c)
 		var st unix.Stat_t
@@ -140,17 +183,17 @@ func walkParent(rootfd int, dir string) (int, error) {
 			if e == nil && st.Uid == 0 {
 				why = "a directory on the way to it is not root's, or others can write it"
 			}
-			return -1, &os.PathError{Op: "open", Path: link, Err: fmt.Errorf("%w: %s, so someone other than root could have planted it; replace it with the directory itself, or make the link and every directory on the way root's and writable by root alone", ErrSymlink, why)}
+			return -1, false, &os.PathError{Op: "open", Path: link, Err: fmt.Errorf("%w: %s, so someone other than root could have planted it; replace it with the directory itself, or make the link and every directory on the way root's and writable by root alone", ErrSymlink, why)}
 		}
 		if links++; links > maxLinks {
 			unix.Close(fd)
-			return -1, &os.PathError{Op: "open", Path: link, Err: unix.ELOOP}
+			return -1, false, &os.PathError{Op: "open", Path: link, Err: unix.ELOOP}
 		}
 		buf := make([]byte, unix.PathMax)
 		n, err := unix.Readlinkat(fd, c, buf)
 		if err != nil {
 			unix.Close(fd)
-			return -1, &os.PathError{Op: "readlink", Path: link, Err: err}
+			return -1, false, &os.PathError{Op: "readlink", Path: link, Err: err}
 		}
 		target := string(buf[:n])
 		if !filepath.IsAbs(target) {
@@ -161,11 +204,11 @@ func walkParent(rootfd int, dir string) (int, error) {
 		comps = strings.Split(strings.TrimPrefix(rest, "/"), "/")
 		unix.Close(fd)
 		if fd, err = unix.Dup(rootfd); err != nil {
-			return -1, err
+			return -1, false, err
 		}
 		walked, trusted = "/", rootOwned(fd)
 	}
-	return fd, nil
+	return fd, trusted, nil
 }
 
 // rootOwned reports whether the directory open at fd is root's and

@@ -220,3 +220,78 @@ func TestSignalDuringHelper(t *testing.T) {
 		t.Errorf("apply after the interrupted one, twice: %v changed", n)
 	}
 }
+
+// TestAccountsAsTheyAre: an account made by hand keeps the home and shell
+// the spec leaves out; root's keys are managed without a word about root;
+// a home removed by hand is made again as useradd -m makes it; a key
+// taken out of the list is gone from the file.
+func TestAccountsAsTheyAre(t *testing.T) {
+	t.Parallel()
+	c := bootForSidekiq(t)
+	execOK(t, c, "useradd", "-d", "/srv/deploy", "-m", "-s", "/bin/sh", "deploy")
+	rootBefore := execOK(t, c, "getent", "passwd", "root")
+	key := func(name string) string {
+		execOK(t, c, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", "/tmp/"+name)
+		return strings.TrimSpace(execOK(t, c, "cat", "/tmp/"+name+".pub"))
+	}
+	keyA, keyB := key("a@example"), key("b@example")
+	spec := func(keys string) string {
+		return "users:\n  - name: deploy\n    authorized_keys: [" + keys + "]\n  - name: root\n    authorized_keys: [\"" + keyA + "\"]\n"
+	}
+	applyOK(t, c, spec(`"`+keyA+`", "`+keyB+`"`))
+	if got := execOK(t, c, "getent", "passwd", "deploy"); !strings.HasSuffix(strings.TrimSpace(got), ":/srv/deploy:/bin/sh") {
+		t.Errorf("deploy's account changed: %s", got)
+	}
+	if got := execOK(t, c, "getent", "passwd", "root"); got != rootBefore {
+		t.Errorf("root's account changed: %s -> %s", rootBefore, got)
+	}
+	if got := execOK(t, c, "cat", "/srv/deploy/.ssh/authorized_keys"); got != keyA+"\n"+keyB+"\n" {
+		t.Errorf("deploy's keys: %q", got)
+	}
+	if got := execOK(t, c, "cat", "/root/.ssh/authorized_keys"); got != keyA+"\n" {
+		t.Errorf("root's keys: %q", got)
+	}
+	// b leaves: its key goes, as ssh-keygen sees the file.
+	applyOK(t, c, spec(`"`+keyA+`"`))
+	if out := execOK(t, c, "ssh-keygen", "-l", "-f", "/srv/deploy/.ssh/authorized_keys"); strings.Contains(out, "b@example") || !strings.Contains(out, "a@example") {
+		t.Errorf("after taking b out: %s", out)
+	}
+	applyOK(t, c, spec(""))
+	if got := execOK(t, c, "stat", "-c", "%s", "/srv/deploy/.ssh/authorized_keys"); got != "0\n" {
+		t.Errorf("authorized_keys: [] leaves %s bytes", got)
+	}
+	// The home removed by hand comes back as useradd -m makes it.
+	execOK(t, c, "rm", "-rf", "/srv/deploy")
+	out := applyOK(t, c, spec(""))
+	if !strings.Contains(out, "home /srv/deploy is missing: create it as useradd -m does") {
+		t.Errorf("no home made:\n%s", out)
+	}
+	if got := execOK(t, c, "stat", "-c", "%U:%G %a", "/srv/deploy", "/srv/deploy/.bashrc"); got != "deploy:deploy 755\ndeploy:deploy 644\n" {
+		t.Errorf("the new home: %q", got)
+	}
+	if n := recap(t, applyOK(t, c, spec(""))); n[1] != 0 {
+		t.Errorf("apply again: %v", n)
+	}
+}
+
+// TestOneshotAndRootsOwnLink: a type: oneshot service with state: started
+// runs once and then counts as started; a managed path behind a link
+// that only root could have planted (/data -> /srv/data) is written
+// through it.
+func TestOneshotAndRootsOwnLink(t *testing.T) {
+	t.Parallel()
+	c := bootForSidekiq(t)
+	execOK(t, c, "mkdir", "-p", "/srv/data")
+	execOK(t, c, "ln", "-s", "/srv/data", "/data")
+	spec := exampleSpec(t) + "  - name: migrate\n    type: oneshot\n    exec_start: /bin/sh -c 'echo ran >> /srv/data/migrations'\n    state: started\n"
+	applyOK(t, c, spec)
+	if n := recap(t, applyOK(t, c, spec)); n[1] != 0 {
+		t.Errorf("apply again: %v changed, want 0 (the oneshot ran and counts as started)", n)
+	}
+	if got := execOK(t, c, "cat", "/srv/data/migrations"); got != "ran\n" {
+		t.Errorf("the oneshot ran %q times", got)
+	}
+	if got := execOK(t, c, "stat", "-c", "%U %a", "/srv/data/apps/outmuscleme/shared/.env"); got != "deploy 600\n" {
+		t.Errorf("the .env through /data: %q", got)
+	}
+}
