@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -294,4 +295,29 @@ func TestOneshotAndRootsOwnLink(t *testing.T) {
 	if got := execOK(t, c, "stat", "-c", "%U %a", "/srv/data/apps/outmuscleme/shared/.env"); got != "deploy 600\n" {
 		t.Errorf("the .env through /data: %q", got)
 	}
+}
+
+// TestSystemdStopsAnswering: with systemd stopped (SIGSTOP to the
+// container's PID 1 from the host), apply fails after --dbus-timeout
+// saying systemd did not answer, instead of hanging.
+func TestSystemdStopsAnswering(t *testing.T) {
+	t.Parallel()
+	c := bootForSidekiq(t)
+	writeFile(t, c, "/etc/provision.yaml", exampleSpec(t), 0o600)
+	if err := syscall.Kill(c.InitPID(), syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(c.InitPID(), syscall.SIGCONT)
+	start := time.Now()
+	code, out := exitCode(t, c, "provision", "apply", "--dbus-timeout", "2s")
+	took := time.Since(start)
+	syscall.Kill(c.InitPID(), syscall.SIGCONT)
+	t.Logf("apply with systemd stopped: exit %d in %v\n%s", code, took, out)
+	if code != 1 || !strings.Contains(out, "systemd did not answer") || !strings.Contains(out, "within 2s") {
+		t.Errorf("exit %d, want 1 saying systemd did not answer within 2s", code)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v with --dbus-timeout 2s", took)
+	}
+	applyOK(t, c, exampleSpec(t))
 }
