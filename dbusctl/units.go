@@ -31,6 +31,19 @@ func (c *Conn) Reload(ctx context.Context) error {
 	return nil
 }
 
+// ResetFailed resets the failed state of unit, as systemctl reset-failed
+// does, so that systemd unloads a unit whose file is gone. A unit that is
+// not loaded is not an error.
+func (c *Conn) ResetFailed(ctx context.Context, unit string) error {
+	callCtx, explain, cancel := c.bounded(ctx, "Manager.ResetFailedUnit")
+	defer cancel()
+	err := explain(c.sd.ResetFailedUnitContext(callCtx, unit))
+	if err != nil && !errors.Is(busError(err), ErrNoSuchUnit) {
+		return fmt.Errorf("reset-failed %s: %w", unit, busError(err))
+	}
+	return nil
+}
+
 // Kill sends signal to all processes of unit, main and control processes
 // alike, as systemctl kill does by default. It returns without waiting for
 // them to react. A unit that is not running gives an error matching

@@ -228,8 +228,18 @@ func (s *Spec) SetDefaults() {
 			u.Group = u.Name
 		}
 	}
+	for i := range s.Users {
+		s.Users[i].State = presence(s.Users[i].State)
+	}
+	for i := range s.Sudoers {
+		s.Sudoers[i].State = presence(s.Sudoers[i].State)
+	}
+	for i := range s.Dropins {
+		s.Dropins[i].State = presence(s.Dropins[i].State)
+	}
 	for i := range s.Directories {
 		dir := &s.Directories[i]
+		dir.State = presence(dir.State)
 		dir.Owner = cmp.Or(dir.Owner, DefaultOwner)
 		dir.Group = cmp.Or(dir.Group, DefaultOwner)
 		if dir.Mode == 0 {
@@ -238,6 +248,7 @@ func (s *Spec) SetDefaults() {
 	}
 	for i := range s.Files {
 		f := &s.Files[i]
+		f.State = presence(f.State)
 		f.Owner = cmp.Or(f.Owner, DefaultOwner)
 		f.Group = cmp.Or(f.Group, DefaultOwner)
 		if f.Mode == 0 {
@@ -250,11 +261,19 @@ func (s *Spec) SetDefaults() {
 			enabled := true
 			svc.Enabled = &enabled
 		}
-		if svc.Unit == "" && len(svc.WantedBy) == 0 {
+		if svc.Unit == "" && len(svc.WantedBy) == 0 && !svc.Absent() {
 			svc.WantedBy = []string{DefaultWantedBy}
 		}
 		if svc.Sudo != nil && svc.Sudo.File == "" && svc.Name != "" {
 			svc.Sudo.File = svc.Name + DefaultSudoFileSuffix
 		}
 	}
+}
+
+// presence reads "present" as the default it is.
+func presence(p Presence) Presence {
+	if p == "present" {
+		return Present
+	}
+	return p
 }

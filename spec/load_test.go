@@ -255,6 +255,32 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"t.yaml:2:12: invalid UTF-8 (byte 0xff): a spec is UTF-8 text"},
 		},
 
+		// --- what is to be absent, and drop-ins ---
+		{
+			name: "presence", input: "files:\n  - {path: /a, state: gone, content: x}\n  - {path: /b, state: absent, content: x}\n",
+			want: []string{
+				`t.yaml:2:23: files[0].state: must be present or absent, got "gone"`,
+				"t.yaml:3:31: files[1].content: cannot be given for a file that is to be absent",
+			},
+		},
+		{
+			name: "remove_home without absent", input: "users:\n  - {name: a, remove_home: true}\n  - {name: root, state: absent}\n",
+			want: []string{
+				"t.yaml:2:15: users[0].remove_home: applies only to a user with state: absent",
+				"t.yaml:3:25: users[1].state: root cannot be removed",
+			},
+		},
+		{
+			name: "dropins", input: "dropins:\n  - {unit: redis, name: p}\n  - {unit: a.service, name: x.conf, content: \"[Service]\\n\", options: [{section: Service, name: Nice, value: '5'}]}\n  - {unit: b.service, name: q, options: [{section: Service, name: ExecStartPre, value: '+/bin/x'}]}\n",
+			want: []string{
+				`t.yaml:2:5: dropins[0]: needs options or content`,
+				`t.yaml:2:12: dropins[0].unit: "redis" is not a unit name such as redis-server.service`,
+				`t.yaml:3:29: dropins[1].name: must be given without .conf: "x"`,
+				"t.yaml:3:37: dropins[1].content: give either options or content, not both",
+				`t.yaml:4:88: dropins[2].options[0].value: ExecStartPre= starts with "+", which runs the command with full privileges (as root, whatever User= says); set privileged_exec: true if that is meant`,
+			},
+		},
+
 		// --- users ---
 		{
 			// A user without a name.
@@ -384,7 +410,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// state is started, stopped or absent.
 			name: "state", input: svc + "    state: running\n",
-			want: []string{"t.yaml:4:12: services[0].state: must be started or stopped, or left out to leave the service as it is"},
+			want: []string{"t.yaml:4:12: services[0].state: must be started, stopped or absent, or left out to leave the service as it is"},
 		},
 		{
 			// A verbatim unit excludes the structured fields.
@@ -715,7 +741,7 @@ colour: blue
 		`t.yaml:11:11: services[0].name: must be given without the .service suffix: "sidekiq"`,
 		`t.yaml:12:14: services[0].restart: must be one of no, on-success, on-failure, on-abnormal, on-watchdog, on-abort, always`,
 		`t.yaml:13:18: services[0].restart_sec: must be a number of seconds or a systemd time span such as 500ms or 5s, got "later"`,
-		`t.yaml:14:12: services[0].state: must be started or stopped, or left out to leave the service as it is`,
+		`t.yaml:14:12: services[0].state: must be started, stopped or absent, or left out to leave the service as it is`,
 		`t.yaml:15:19: services[0].environment.1A: "1A" is not a valid variable name: use letters, digits and _, not starting with a digit`,
 		`t.yaml:16:28: services[0].sudo.group: set either user or group, not both`,
 		`t.yaml:16:39: services[0].sudo.allow[0]: must be one of start, stop, restart, quiet, status, got "reload"`,

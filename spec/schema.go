@@ -69,6 +69,14 @@ var fieldDocs = map[string]fieldDoc{
 	"Spec.files":       {desc: "regular files with owner, group, mode and optionally content"},
 	"Spec.services":    {desc: "systemd services written to /etc/systemd/system/NAME.service"},
 	"Spec.sudoers":     {desc: "drop-in files written to /etc/sudoers.d/NAME, checked with visudo"},
+	"Spec.dropins":     {desc: "drop-ins for units, written to /etc/systemd/system/UNIT.d/NAME.conf: for units provision does not own (redis-server.service) or for its services"},
+
+	"Dropin.unit":    {desc: "the unit the drop-in is for, with its type", required: true, value: ref("unitName")},
+	"Dropin.name":    {desc: "the drop-in's file name, without .conf", required: true},
+	"Dropin.options": {desc: "its settings, as {section, name, value}, written in order of section"},
+	"Dropin.content": {desc: "its whole text, verbatim, instead of options"},
+	"Dropin.state":   presenceDoc("the drop-in"),
+	"Dropin.restart": {desc: "restart the unit, if it runs, when the drop-in changed (false: only reload systemd)", def: true},
 
 	"User.name":            {desc: "the account name", required: true, value: ref("name")},
 	"User.group":           {desc: "primary group, created if missing; default: the user's name", value: ref("name")},
@@ -76,18 +84,22 @@ var fieldDocs = map[string]fieldDoc{
 	"User.home":            {desc: "home directory, created as useradd -m does (also when it is missing) and never moved; left out, an existing account keeps its own, a new one gets /home/NAME (a system user: none)", value: ref("absolutePath")},
 	"User.shell":           {desc: "login shell; left out, an existing account keeps its own, a new one gets /bin/bash (a system user: /usr/sbin/nologin)", value: ref("absolutePath")},
 	"User.system":          {desc: "a system account (useradd --system)", def: false},
+	"User.state":           presenceDoc("the account (absent: userdel, refused while the user has processes; the home stays unless remove_home)"),
+	"User.remove_home":     {desc: "with state: absent, remove the home too (userdel -r)", def: false},
 	"User.authorized_keys": {desc: "when given, the whole of ~/.ssh/authorized_keys, one public key line each; [] leaves no key (the file is emptied); left out, the file is not managed", items: map[string]any{"pattern": `\S+\s+\S+`}},
 
 	"Directory.path":  {desc: "the directory", required: true, value: ref("absolutePath")},
 	"Directory.owner": {desc: "owning user; it must exist or be created by the spec", def: DefaultOwner, value: ref("name")},
 	"Directory.group": {desc: "owning group; it must exist or be created by the spec", def: DefaultOwner, value: ref("name")},
 	"Directory.mode":  {desc: "permissions; setgid and sticky allowed, setuid not", def: DefaultDirMode.String()},
+	"Directory.state": presenceDoc("the directory (absent: removed when empty, never recursively)"),
 
 	"File.path":    {desc: "the file; its directory must exist or be listed", required: true, value: ref("absolutePath")},
 	"File.owner":   {desc: "owning user; it must exist or be created by the spec", def: DefaultOwner, value: ref("name")},
 	"File.group":   {desc: "owning group; it must exist or be created by the spec", def: DefaultOwner, value: ref("name")},
 	"File.mode":    {desc: "permissions; no setuid, setgid or sticky bit", def: DefaultFileMode.String()},
 	"File.content": {desc: "the whole content; when left out, the file is created empty if missing and its content never touched (for a .env another tool fills)"},
+	"File.state":   presenceDoc("the file"),
 
 	"Service.name":              {desc: "the unit name without .service", required: true, value: map[string]any{"pattern": serviceNameRE.String(), "maxLength": maxUnitNameLen - len(".service"), "not": map[string]any{"type": "string", "pattern": unitNameRE.String()}}},
 	"Service.description":       {desc: "[Unit] Description=", value: textValue},
@@ -106,6 +118,7 @@ var fieldDocs = map[string]fieldDoc{
 	"Service.wanted_by":         {desc: "[Install] WantedBy=", def: []string{DefaultWantedBy}, items: ref("unitName")},
 	"Service.options":           {desc: "other unit settings, each one line of its section, written after the fields above"},
 	"Service.unit":              {desc: "the whole unit file, verbatim, instead of the structured fields"},
+	"Service.allow_dropins":     {desc: "let drop-ins the spec does not write (NAME.service.d/*.conf, from systemctl edit or a package) change the service; without it they are drift and apply fails on them", def: false},
 	"Service.privileged_exec":   {desc: "allow Exec*= command lines that start with +, ! or !!, which systemd runs as root whatever user says", def: false},
 	"Service.instances":         {desc: "run the unit as a template NAME@.service with the instances NAME@1 to NAME@N (%i is the instance number); left out, a plain NAME.service", value: map[string]any{"minimum": 1, "maximum": MaxInstances}},
 	"Service.enabled":           {desc: "enabled at boot, or disabled", def: true},
@@ -122,7 +135,8 @@ var fieldDocs = map[string]fieldDoc{
 	"ServiceSudo.allow": {desc: "the commands, as root without password: start, stop, restart, status (/bin/systemctl VERB NAME) and quiet (/bin/systemctl kill -s TSTP NAME); sudo allows exactly these arguments", required: true, value: map[string]any{"minItems": 1, "uniqueItems": true}, items: map[string]any{"enum": sudoVerbs}},
 
 	"Sudoers.name":  {desc: "the file name under /etc/sudoers.d: letters, digits, _ and - (sudo skips names with a dot or ending in ~)", required: true, value: map[string]any{"pattern": sudoersNameRE.String(), "maxLength": maxSudoersNameLen}},
-	"Sudoers.rules": {desc: "the rules, one line per command", required: true, value: map[string]any{"minItems": 1}},
+	"Sudoers.rules": {desc: "the rules, one line per command; required unless state is absent", value: map[string]any{"minItems": 1}},
+	"Sudoers.state": presenceDoc("the drop-in (absent: removed, and put back if sudo's configuration is invalid without it)"),
 
 	"SudoersRule.who":       {desc: "a user name, or %group", required: true, value: map[string]any{"pattern": "^%?" + strings.TrimPrefix(nameRE.String(), "^")}},
 	"SudoersRule.run_as":    {desc: "the user the commands run as; default: root", value: ref("name")},
@@ -134,7 +148,12 @@ var fieldDocs = map[string]fieldDoc{
 
 // unitKeys are the Service keys that may go with a verbatim unit; every
 // other key is a structured field (see structuredFields).
-var unitKeys = []string{"name", "unit", "instances", "enabled", "state", "sudo", "privileged_exec"}
+var unitKeys = []string{"name", "unit", "instances", "enabled", "state", "sudo", "privileged_exec", "allow_dropins"}
+
+// presenceDoc documents the state of something that is to exist or not.
+func presenceDoc(what string) fieldDoc {
+	return fieldDoc{desc: "present (the default) or absent: " + what + " is removed", value: map[string]any{"enum": []string{"present", "absent"}}}
+}
 
 var modelType = reflect.TypeFor[Spec]()
 
@@ -210,9 +229,14 @@ func objectSchema(t reflect.Type, defs map[string]any) map[string]any {
 				structured[key] = false
 			}
 		}
+		absent := map[string]any{"required": []string{"state"}, "properties": map[string]any{"state": map[string]any{"const": "absent"}}}
 		s["if"] = map[string]any{"required": []string{"unit"}}
 		s["then"] = map[string]any{"properties": structured}
-		s["else"] = map[string]any{"required": []string{"exec_start"}}
+		s["else"] = map[string]any{"if": absent, "else": map[string]any{"required": []string{"exec_start"}}}
+	case reflect.TypeFor[Sudoers]():
+		absent := map[string]any{"required": []string{"state"}, "properties": map[string]any{"state": map[string]any{"const": "absent"}}}
+		s["if"] = absent
+		s["else"] = map[string]any{"required": []string{"rules"}}
 	case reflect.TypeFor[ServiceSudo]():
 		s["oneOf"] = []any{
 			map[string]any{"required": []string{"user"}},

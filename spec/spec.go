@@ -43,6 +43,7 @@ type Spec struct {
 	Files       []File      `yaml:"files"`
 	Services    []Service   `yaml:"services"`
 	Sudoers     []Sudoers   `yaml:"sudoers"`
+	Dropins     []Dropin    `yaml:"dropins"`
 
 	// warnings are the positioned warnings Load found.
 	warnings []*Error
@@ -69,6 +70,10 @@ type User struct {
 	Shell          string   `yaml:"shell"`
 	System         bool     `yaml:"system"`
 	AuthorizedKeys []string `yaml:"authorized_keys"`
+	// State absent removes the account (userdel), keeping its home
+	// unless RemoveHome.
+	State      Presence `yaml:"state"`
+	RemoveHome bool     `yaml:"remove_home"`
 }
 
 // Directory is a directory with its owner, group and mode. Parents are not
@@ -80,6 +85,8 @@ type Directory struct {
 	Owner string `yaml:"owner"`
 	Group string `yaml:"group"`
 	Mode  Mode   `yaml:"mode"`
+	// State absent removes the directory when it is empty.
+	State Presence `yaml:"state"`
 }
 
 // File is a regular file. When Content is nil, the file is created empty if
@@ -93,6 +100,8 @@ type File struct {
 	Group   string  `yaml:"group"`
 	Mode    Mode    `yaml:"mode"`
 	Content *string `yaml:"content" spec:"text"`
+	// State absent removes the file.
+	State Presence `yaml:"state"`
 }
 
 // Service is a systemd service unit written to /etc/systemd/system/NAME.service.
@@ -139,6 +148,10 @@ type Service struct {
 	// PrivilegedExec allows Exec*= command lines starting with "+", "!"
 	// or "!!", which systemd runs as root whatever User= says.
 	PrivilegedExec bool `yaml:"privileged_exec"`
+	// AllowDropins lets drop-ins that the spec does not write
+	// (NAME.service.d/*.conf, from systemctl edit or a package) change
+	// the service; without it they are drift, and apply fails on them.
+	AllowDropins bool `yaml:"allow_dropins"`
 }
 
 // UnitName is the name of the service's unit file, such as
@@ -192,7 +205,45 @@ const (
 	StateUnmanaged State = ""        // leave it as it is
 	StateStarted   State = "started" // running; restarted when its unit changed
 	StateStopped   State = "stopped"
+	// StateAbsent retires the service: stopped, disabled, its unit file
+	// (and the drop-in of its sudo:) removed.
+	StateAbsent State = "absent"
 )
+
+// Presence says whether a file, directory, drop-in or account is to
+// exist.
+type Presence string
+
+// The presences.
+const (
+	Present Presence = ""       // exists (the default; "present" too)
+	Absent  Presence = "absent" // removed
+)
+
+// Absent reports whether the service is to be retired.
+func (s Service) Absent() bool { return s.State == StateAbsent }
+
+// Dropin is a drop-in for a unit, /etc/systemd/system/UNIT.d/NAME.conf,
+// root:root 0644: for a unit provision does not own (Debian's
+// redis-server.service) or for a managed service. Options (as a
+// service's) or Content (verbatim) give its text. A running unit whose
+// drop-in changed is restarted, unless Restart is false.
+type Dropin struct {
+	Unit    string       `yaml:"unit"`
+	Name    string       `yaml:"name"`
+	Options []UnitOption `yaml:"options"`
+	Content string       `yaml:"content" spec:"text"`
+	State   Presence     `yaml:"state"`
+	Restart *bool        `yaml:"restart"`
+}
+
+// Path is where the drop-in is, such as
+// "/etc/systemd/system/redis-server.service.d/provision.conf".
+func (d Dropin) Path() string { return path.Join(UnitDir, d.Unit+".d", d.Name+".conf") }
+
+// Restarts reports whether a running unit is restarted when the drop-in
+// changed: Restart, or true when it is nil.
+func (d Dropin) Restarts() bool { return d.Restart == nil || *d.Restart }
 
 // ServiceSudo is the shorthand for a sudoers drop-in that lets a user or a
 // group run a fixed set of systemctl verbs on the service without a password.
@@ -220,6 +271,12 @@ const (
 type Sudoers struct {
 	Name  string        `yaml:"name"`
 	Rules []SudoersRule `yaml:"rules"`
+	// State absent removes the drop-in, and puts it back if sudo's
+	// configuration is invalid without it.
+	State Presence `yaml:"state"`
+	// IfOwn, for the drop-in of a retired service's sudo shorthand that
+	// the spec does not name, removes it only when provision wrote it.
+	IfOwn bool `yaml:"-"`
 }
 
 // Path is where the drop-in is written, such as "/etc/sudoers.d/sidekiq-users".

@@ -77,6 +77,32 @@ services:
     options: [{section: Service, name: ExecStartPre, value: "!/usr/local/bin/prep"}]
 `,
 
+	// What is to go, and drop-ins: a retired service needs its name only.
+	"retire": `
+users:
+  - {name: olduser, state: absent, remove_home: true}
+directories:
+  - {path: /srv/old, state: absent}
+files:
+  - {path: /srv/old/app.env, state: absent}
+services:
+  - {name: old-worker, state: absent}
+  - {name: renamed, state: absent, sudo: {file: renamed-deploy, group: deploy, allow: [restart]}}
+sudoers:
+  - {name: old-rules, state: absent}
+dropins:
+  - unit: redis-server.service
+    name: provision
+    options: [{section: Service, name: LimitNOFILE, value: "65536"}]
+  - unit: nginx.service
+    name: limits
+    restart: false
+    content: |
+      [Service]
+      LimitNOFILE=4096
+  - {unit: sidekiq.service, name: override, state: absent}
+`,
+
 	// A verbatim unit keeps its own text; the sudo shorthand still works.
 	"verbatim": `
 services:

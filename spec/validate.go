@@ -75,7 +75,7 @@ var (
 	restartValues = []string{"no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"}
 	typeValues    = []string{"simple", "exec", "forking", "oneshot", "dbus", "notify", "notify-reload", "idle"}
 	sudoVerbs     = []string{VerbStart, VerbStop, VerbRestart, VerbQuiet, VerbStatus}
-	states        = []State{StateStarted, StateStopped}
+	states        = []State{StateStarted, StateStopped, StateAbsent}
 )
 
 func (v *validator) validate(s *Spec) {
@@ -85,6 +85,7 @@ func (v *validator) validate(s *Spec) {
 	paths := map[string]string{}
 	for i, d := range s.Directories {
 		p := indexPath("directories", i)
+		v.presence(p, d.State)
 		v.managedPath(p, d.Path, d.Owner, d.Group)
 		if d.Mode&0o4000 != 0 {
 			v.errorf(p+".mode", "must not set the setuid bit")
@@ -93,9 +94,13 @@ func (v *validator) validate(s *Spec) {
 	}
 	for i, f := range s.Files {
 		p := indexPath("files", i)
+		v.presence(p, f.State)
 		v.managedPath(p, f.Path, f.Owner, f.Group)
 		if f.Mode&0o7000 != 0 {
 			v.errorf(p+".mode", "must not set the setuid, setgid or sticky bit")
+		}
+		if f.State == Absent && f.Content != nil {
+			v.keyErrorf(p+".content", "cannot be given for a file that is to be absent")
 		}
 		v.uniquePath(paths, p, f.Path)
 	}
@@ -103,7 +108,15 @@ func (v *validator) validate(s *Spec) {
 		v.service(indexPath("services", i), svc)
 	}
 	v.sudoers(s)
+	v.dropins(s)
 	v.duplicates(s, paths)
+}
+
+// presence checks a state: that may be present (the default) or absent.
+func (v *validator) presence(p string, st Presence) {
+	if st != Present && st != Absent && st != "present" {
+		v.errorf(p+".state", "must be present or absent, got %q", st)
+	}
 }
 
 func (v *validator) required(p, value string) bool {
@@ -145,6 +158,13 @@ func (v *validator) absPath(p, value string) bool {
 func (v *validator) user(p string, u User) {
 	if v.required(p+".name", u.Name) {
 		v.name(p+".name", u.Name, "user name")
+	}
+	v.presence(p, u.State)
+	if u.RemoveHome && u.State != Absent {
+		v.keyErrorf(p+".remove_home", "applies only to a user with state: absent")
+	}
+	if u.State == Absent && u.Name == "root" {
+		v.errorf(p+".state", "root cannot be removed")
 	}
 	if u.Group != "" && u.Group != u.Name {
 		v.name(p+".group", u.Group, "group name")
@@ -263,7 +283,7 @@ func (v *validator) service(p string, s Service) {
 		}
 	}
 	if s.State != StateUnmanaged && !slices.Contains(states, s.State) {
-		v.errorf(p+".state", "must be started or stopped, or left out to leave the service as it is")
+		v.errorf(p+".state", "must be started, stopped or absent, or left out to leave the service as it is")
 	}
 	if s.Instances < 0 || s.Instances > MaxInstances {
 		v.errorf(p+".instances", "must be between 1 and %d, or left out for a plain unit", MaxInstances)
@@ -272,7 +292,18 @@ func (v *validator) service(p string, s Service) {
 		// A default file name made from a bad service name would only
 		// repeat the name's error.
 		checkFile := s.Sudo.File != "" && (nameOK || s.Sudo.File != s.Name+DefaultSudoFileSuffix)
-		v.serviceSudo(p+".sudo", *s.Sudo, checkFile)
+		if s.Absent() {
+			if checkFile {
+				v.sudoersName(p+".sudo.file", s.Sudo.File)
+			}
+		} else {
+			v.serviceSudo(p+".sudo", *s.Sudo, checkFile)
+		}
+	}
+	if s.Absent() {
+		// A service to retire needs its name (and the file of its sudo:
+		// when it is not NAME-users); what else it says is not used.
+		return
 	}
 	if s.Unit != "" {
 		for _, key := range structuredFields(s) {
@@ -347,16 +378,24 @@ func (v *validator) service(p string, s Service) {
 		// Environment values are quoted as needed; others are written as
 		// given (environment_file is not one of them).
 		quoted := strings.HasPrefix(l.path, "environment.") || strings.HasPrefix(l.path, "environment[")
-		switch {
-		case !quoted && l.opt.Value != strings.TrimSpace(l.opt.Value):
-			v.errorf(lp, "must not begin or end with whitespace")
-		case !quoted && strings.HasSuffix(l.opt.Value, `\`):
-			v.errorf(lp, "must not end with a backslash, which would continue the line")
-		case strings.IndexFunc(l.opt.Value, unicode.IsControl) >= 0:
-			v.errorf(lp, "must not contain control characters")
-		case len(l.opt.Name)+1+len(l.opt.Value) > maxUnitLine:
-			v.errorf(lp, "renders a unit line of %d bytes, more than %d", len(l.opt.Name)+1+len(l.opt.Value), maxUnitLine)
-		}
+		v.lineValue(lp, l.opt.Name, l.opt.Value, quoted)
+	}
+}
+
+// lineValue is the one check of every value that reaches a unit line: it
+// must stay on its line and read back as written. quoted says the value
+// was quoted by RenderUnit (an Environment= assignment), so its white
+// space and backslashes are safe.
+func (v *validator) lineValue(p, name, value string, quoted bool) {
+	switch {
+	case !quoted && value != strings.TrimSpace(value):
+		v.errorf(p, "must not begin or end with whitespace")
+	case !quoted && strings.HasSuffix(value, `\`):
+		v.errorf(p, "must not end with a backslash, which would continue the line")
+	case strings.IndexFunc(value, unicode.IsControl) >= 0:
+		v.errorf(p, "must not contain control characters")
+	case len(name)+1+len(value) > maxUnitLine:
+		v.errorf(p, "renders a unit line of %d bytes, more than %d", len(name)+1+len(value), maxUnitLine)
 	}
 }
 
@@ -494,6 +533,10 @@ func (v *validator) sudoers(s *Spec) {
 		p := indexPath("sudoers", i)
 		if v.required(p+".name", f.Name) {
 			v.sudoersName(p+".name", f.Name)
+		}
+		v.presence(p, f.State)
+		if f.State == Absent {
+			continue
 		}
 		if len(f.Rules) == 0 {
 			v.errorf(p+".rules", "must list at least one rule")
@@ -682,6 +725,56 @@ func (v *validator) duplicates(s *Spec, paths map[string]string) {
 	for i, svc := range s.Services {
 		if svc.Sudo != nil {
 			add(svc.Sudo.File, indexPath("services", i)+".sudo.file")
+		}
+	}
+}
+
+// dropinNameRE is a drop-in's name, without ".conf".
+var dropinNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+
+func (v *validator) dropins(s *Spec) {
+	seen := map[string]string{}
+	for i, d := range s.Dropins {
+		p := indexPath("dropins", i)
+		v.presence(p, d.State)
+		if v.required(p+".unit", d.Unit) && (!unitNameRE.MatchString(d.Unit) || len(d.Unit) > maxUnitNameLen) {
+			v.errorf(p+".unit", "%q is not a unit name such as redis-server.service", d.Unit)
+		}
+		if v.required(p+".name", d.Name) {
+			switch {
+			case strings.HasSuffix(d.Name, ".conf"):
+				v.errorf(p+".name", "must be given without .conf: %q", strings.TrimSuffix(d.Name, ".conf"))
+			case !dropinNameRE.MatchString(d.Name) || len(d.Name) > maxSudoersNameLen:
+				v.errorf(p+".name", "%q must contain only letters, digits, _, . and -, and not start with . or -", d.Name)
+			}
+		}
+		if first, ok := seen[d.Path()]; ok && d.Unit != "" && d.Name != "" {
+			v.errorf(p+".name", "%s is also written by %s", d.Path(), first)
+		}
+		seen[d.Path()] = p
+		if d.State == Absent {
+			continue
+		}
+		switch {
+		case d.Content != "" && len(d.Options) > 0:
+			v.keyErrorf(p+".content", "give either options or content, not both")
+		case d.Content != "":
+			v.verbatimUnit(p+".content", d.Content, false)
+		case len(d.Options) == 0:
+			v.errorf(p, "needs options or content")
+		}
+		for j, o := range d.Options {
+			op := indexPath(p+".options", j)
+			if v.required(op+".section", o.Section) && !knownSection(o.Section) && !unitKeyRE.MatchString(o.Section) {
+				v.errorf(op+".section", "%q is not a unit section such as Service", o.Section)
+			}
+			if v.required(op+".name", o.Name) && !unitKeyRE.MatchString(o.Name) {
+				v.errorf(op+".name", "%q is not a unit option name such as LimitNOFILE", o.Name)
+			}
+			v.lineValue(op+".value", o.Name, o.Value, false)
+			if o.Section == sectionService && strings.HasPrefix(o.Name, "Exec") && o.Value != "" {
+				v.execLine(op+".value", o.Name, o.Value, false)
+			}
 		}
 	}
 }

@@ -10,17 +10,21 @@ import (
 
 // Build turns a validated spec into the graph of steps that converge a
 // host to it, in this order: groups, users and their keys, directories,
-// files, sudoers drop-ins, unit files and their [Install] links, one
-// daemon-reload, then services.
+// files, sudoers drop-ins; the stops of retired services; unit files (and
+// their removal), drop-ins, [Install] links; one daemon-reload; services,
+// the retired ones forgotten, units restarted for their drop-ins; and last
+// what is to be absent: files, directories (deepest first), accounts.
 //
 // Needs: each step needs the steps that create what it refers to (its
 // owner, its parent directory; a service its unit, the reload, its user,
 // group, working directory and environment file), so that a failure
-// skips only what depends on it; the links of a unit need the unit.
+// skips only what depends on it; the links of a unit need the unit; the
+// removal of a retired service's unit needs its stop.
 //
-// Notifications: a unit file that changed notifies the reload (touching
-// the service's units), as do changed links (touching none); the reload
-// notifies every service, which restarts the running units it touched.
+// Notifications: a unit file or drop-in that changed notifies the reload
+// (touching the units it configures), as do changed links (touching
+// none); the reload notifies every service, and every unit restarted for
+// its drop-ins, which restart the running units it touched.
 func Build(sp *spec.Spec) *Graph {
 	g := &Graph{}
 	groupStep := map[string]Step{}
@@ -28,15 +32,23 @@ func Build(sp *spec.Spec) *Graph {
 	dirStep := map[string]Step{}
 	fileStep := map[string]Step{}
 
+	var present, absent []spec.User
 	for _, u := range sp.Users {
+		if u.State == spec.Absent {
+			absent = append(absent, u)
+		} else {
+			present = append(present, u)
+		}
+	}
+	for _, u := range present {
 		if _, ok := groupStep[u.Group]; !ok {
 			groupStep[u.Group] = g.Add(&ensureGroup{name: u.Group, system: u.System})
 		}
 	}
-	for _, u := range sp.Users {
+	for _, u := range present {
 		userStep[u.Name] = g.Add(&ensureUser{user: u}, lookup(groupStep, append([]string{u.Group}, u.Groups...)...)...)
 	}
-	for _, u := range sp.Users {
+	for _, u := range present {
 		if u.AuthorizedKeys != nil {
 			newHome := (&ensureUser{user: u}).home()
 			g.Add(&ensureAuthorizedKeys{user: u, newHome: newHome}, userStep[u.Name])
@@ -47,24 +59,81 @@ func Build(sp *spec.Spec) *Graph {
 		needs = append(needs, lookup(groupStep, grp)...)
 		return append(needs, nearestDir(dirStep, p))
 	}
-	for _, d := range sortedByDepth(sp.Directories) {
-		dirStep[d.Path] = g.Add(&ensureDirectory{dir: d}, owners(d.Path, d.Owner, d.Group)...)
+	dirs := sortedByDepth(sp.Directories)
+	for _, d := range dirs {
+		if d.State != spec.Absent {
+			dirStep[d.Path] = g.Add(&ensureDirectory{dir: d}, owners(d.Path, d.Owner, d.Group)...)
+		}
 	}
 	for _, f := range sp.Files {
-		fileStep[f.Path] = g.Add(&ensureFile{file: f}, owners(f.Path, f.Owner, f.Group)...)
+		if f.State != spec.Absent {
+			fileStep[f.Path] = g.Add(&ensureFile{file: f}, owners(f.Path, f.Owner, f.Group)...)
+		}
 	}
 	for _, sf := range sp.SudoersFiles() {
 		g.Add(&writeSudoers{sudoers: sf})
 	}
-	if len(sp.Services) == 0 {
-		return g
+
+	if len(sp.Services) > 0 || len(sp.Dropins) > 0 {
+		buildUnits(g, sp, userStep, groupStep, dirStep, fileStep)
 	}
 
+	for _, f := range sp.Files {
+		if f.State == spec.Absent {
+			g.Add(&ensureFile{file: f})
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if d := dirs[i]; d.State == spec.Absent {
+			g.Add(&ensureDirectory{dir: d})
+		}
+	}
+	for _, u := range absent {
+		g.Add(&ensureUser{user: u})
+	}
+	return g
+}
+
+// buildUnits adds the steps of services and drop-ins: what goes between
+// the files and the retirements (see Build).
+func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep map[string]Step) {
+	// Which service, if any, each drop-in's unit belongs to.
+	owner := func(unit string) int {
+		for i, svc := range sp.Services {
+			if unit == svc.UnitName() || templateOf(unit) == svc.UnitName() || slices.Contains(svc.Units(), unit) {
+				return i
+			}
+		}
+		return -1
+	}
+	own := make([][]spec.Dropin, len(sp.Services))
+	var foreignUnits []string
+	for _, d := range sp.Dropins {
+		if i := owner(d.Unit); i >= 0 {
+			own[i] = append(own[i], d)
+		} else if d.Restarts() && !slices.Contains(foreignUnits, d.Unit) {
+			foreignUnits = append(foreignUnits, d.Unit)
+		}
+	}
+
+	stops := make([]Step, len(sp.Services))
+	for i, svc := range sp.Services {
+		if svc.Absent() {
+			stops[i] = g.Add(&ensureService{service: svc})
+		}
+	}
 	reload := &daemonReload{}
 	units := make([]Step, len(sp.Services))
 	for i, svc := range sp.Services {
-		units[i] = g.Add(&writeUnit{service: svc})
+		units[i] = g.Add(&writeUnit{service: svc}, stops[i])
 		reload.units = append(reload.units, svc.Units()...)
+	}
+	var dropins []Step
+	for _, d := range sp.Dropins {
+		dropins = append(dropins, g.Add(&writeDropin{dropin: d}))
+		if !slices.Contains(reload.units, d.Unit) && !strings.Contains(d.Unit, "@.") {
+			reload.units = append(reload.units, d.Unit)
+		}
 	}
 	var enables []Step
 	for i, svc := range sp.Services {
@@ -75,7 +144,15 @@ func Build(sp *spec.Spec) *Graph {
 		g.Notify(units[i], reload)
 		g.Notify(enables[i], reload)
 	}
+	for _, d := range dropins {
+		g.Notify(d, reload)
+	}
 	for i, svc := range sp.Services {
+		if svc.Absent() {
+			forget := g.Add(&forgetService{service: svc}, reload)
+			g.Notify(reload, forget)
+			continue
+		}
 		needs := []Step{units[i], reload}
 		needs = append(needs, lookup(userStep, svc.User)...)
 		needs = append(needs, lookup(groupStep, svc.Group)...)
@@ -85,10 +162,13 @@ func Build(sp *spec.Spec) *Graph {
 		if envFile := strings.TrimPrefix(svc.EnvironmentFile, "-"); envFile != "" {
 			needs = append(needs, lookup(fileStep, envFile)...)
 		}
-		service := g.Add(&ensureService{service: svc}, needs...)
+		service := g.Add(&ensureService{service: svc, dropins: own[i]}, needs...)
 		g.Notify(reload, service)
 	}
-	return g
+	for _, unit := range foreignUnits {
+		restart := g.Add(&restartUnit{unit: unit}, reload)
+		g.Notify(reload, restart)
+	}
 }
 
 // lookup returns the steps known for keys, skipping unknown keys.

@@ -135,7 +135,7 @@ func (s *enableUnit) describe(want []link, have map[string]link, add, drop []lin
 			verb = "disable"
 		}
 		prefix := ""
-		if s.service.Instances > 0 {
+		if s.service.Instances > 0 || unit != s.service.UnitName() {
 			prefix = unit + ": "
 		}
 		changes = append(changes, Change{Summary: prefix + verb + ": " + strings.Join(msgs, ", ")})
@@ -158,7 +158,7 @@ var errNoInstallSection = errors.New("the unit has no [Install] section (WantedB
 // wanted returns the links that enabling the service's units makes, none
 // when the service is not to be enabled.
 func (s *enableUnit) wanted() ([]link, error) {
-	if !s.service.IsEnabled() {
+	if !s.service.IsEnabled() || s.service.Absent() {
 		return nil, nil
 	}
 	target := s.service.UnitPath()
@@ -257,11 +257,18 @@ func isLinkDir(name string) bool {
 // template, any instance of it, by path.
 func (l *installLinks) of(e *Env, svc spec.Service) (map[string]link, error) {
 	ours := func(name string) bool {
-		if svc.Instances == 0 {
+		instance := func() bool {
+			inst, ok := strings.CutPrefix(name, svc.Name+"@")
+			return ok && strings.HasSuffix(inst, ".service") && inst != ".service"
+		}
+		switch {
+		case svc.Absent():
+			// A retired service's spec need not say which it was.
+			return name == svc.Name+".service" || instance()
+		case svc.Instances == 0:
 			return name == svc.UnitName()
 		}
-		inst, ok := strings.CutPrefix(name, svc.Name+"@")
-		return ok && strings.HasSuffix(inst, ".service") && inst != ".service"
+		return instance()
 	}
 	out := map[string]link{}
 	for dir, names := range l.dirs {

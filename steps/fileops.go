@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/provision-dev/provision/internal/rootfs"
 	"github.com/provision-dev/provision/spec"
@@ -236,4 +237,75 @@ func (e *Env) attrChanges(n rootfs.Node, perm os.FileMode, o wantOwner) []Change
 		changes = append(changes, Change{Summary: fmt.Sprintf("owner %s -> %s", e.ownerNames(n.UID, n.GID), o.name)})
 	}
 	return changes
+}
+
+// removeFile checks, and when applying removes, the regular file path,
+// with the refusals of a write: a link, anything but a regular file, and a
+// file with a second hard link (its content lives on under the other name,
+// which the spec did not ask about) are errors, not removed.
+func (e *Env) removeFile(path string) ([]Change, error) {
+	n, err := e.fs().Lstat(path)
+	if err != nil || !n.Exists {
+		return nil, err
+	}
+	switch {
+	case n.Mode&os.ModeSymlink != 0:
+		return nil, fmt.Errorf("%s: %w", path, rootfs.ErrSymlink)
+	case !n.Mode.IsRegular():
+		return nil, fmt.Errorf("%s: is not a regular file (%s); refusing to remove it", path, n.Mode.Type())
+	case n.Nlink > 1:
+		return nil, fmt.Errorf("%s: %w (%d names); remove the other names first", path, rootfs.ErrHardLink, n.Nlink)
+	}
+	c := Change{Summary: fmt.Sprintf("remove file (mode %s, owner %s, %d bytes)", modeString(n.Mode), e.ownerNames(n.UID, n.GID), n.Size)}
+	if e.Apply {
+		if err := e.fs().Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	return []Change{c}, nil
+}
+
+// removeDir checks, and when applying removes, the directory path when it
+// is empty. A directory that holds anything is an error that lists what
+// is left: provision never removes recursively. A link is refused.
+func (e *Env) removeDir(path string) ([]Change, error) {
+	real, err := e.fs().ResolveTrusted(path)
+	if err != nil {
+		return nil, err
+	}
+	if real != path {
+		return nil, fmt.Errorf("%s: is a link to %s; remove the link by hand if the directory is to go", path, real)
+	}
+	n, err := e.fs().Lstat(path)
+	if err != nil || !n.Exists {
+		return nil, err
+	}
+	switch {
+	case n.Mode&os.ModeSymlink != 0:
+		return nil, fmt.Errorf("%s: %w", path, rootfs.ErrSymlink)
+	case !n.Mode.IsDir():
+		return nil, fmt.Errorf("%s: is not a directory (%s); refusing to remove it", path, n.Mode.Type())
+	}
+	entries, err := e.fs().ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) > 0 {
+		names := make([]string, 0, min(len(entries), 10))
+		for _, ent := range entries[:min(len(entries), 10)] {
+			names = append(names, ent.Name)
+		}
+		more := ""
+		if len(entries) > len(names) {
+			more = fmt.Sprintf(" and %d more", len(entries)-len(names))
+		}
+		return nil, fmt.Errorf("%s: is to be absent but is not empty: %s%s; provision removes a directory only when it is empty", path, strings.Join(names, ", "), more)
+	}
+	c := Change{Summary: fmt.Sprintf("remove empty directory (mode %s, owner %s)", modeString(n.Mode), e.ownerNames(n.UID, n.GID))}
+	if e.Apply {
+		if err := e.fs().RemoveDir(path); err != nil {
+			return nil, err
+		}
+	}
+	return []Change{c}, nil
 }

@@ -40,7 +40,13 @@ func (s *ensureService) readBack(ctx context.Context, e *Env, unit string) ([]st
 		}
 		return []string{msg}, nil
 	}
-	want := expectConfig(s.service, unit)
+	settings := s.service.Settings()
+	for _, d := range s.dropins {
+		if d.State != spec.Absent && (d.Unit == unit || d.Unit == templateOf(unit)) {
+			settings = append(settings, spec.Service{Name: s.service.Name, Unit: string(spec.RenderDropin(d))}.Settings()...)
+		}
+	}
+	want := expectConfig(s.service, unit, settings)
 	var diffs []string
 	differs := func(setting, loaded, spec string) {
 		diffs = append(diffs, fmt.Sprintf("systemd loaded %s=%s, the spec says %s", setting, orNone(loaded), orNone(spec)))
@@ -48,8 +54,13 @@ func (s *ensureService) readBack(ctx context.Context, e *Env, unit string) ([]st
 	if cfg.FragmentPath != s.service.UnitPath() {
 		diffs = append(diffs, fmt.Sprintf("systemd loaded %s from %s, not from %s", unit, orNone(cfg.FragmentPath), s.service.UnitPath()))
 	}
-	if len(cfg.DropInPaths) > 0 {
-		diffs = append(diffs, fmt.Sprintf("systemd also read the drop-ins %s, which the spec does not have; they can change what %s runs (as whom, how)", strings.Join(cfg.DropInPaths, ", "), unit))
+	if s.service.AllowDropins {
+		// Drop-ins the spec does not know may change any setting.
+		return diffs, nil
+	}
+	own := s.ownDropins(unit)
+	if foreign := slices.DeleteFunc(slices.Clone(cfg.DropInPaths), func(p string) bool { return slices.Contains(own, p) }); len(foreign) > 0 {
+		diffs = append(diffs, fmt.Sprintf("systemd also read the drop-ins %s, which the spec does not have; they can change what %s runs (as whom, how)", strings.Join(foreign, ", "), unit))
 	}
 	for _, v := range []struct {
 		setting, loaded string
@@ -102,9 +113,10 @@ type expectation struct {
 // defaultRestartUSec is systemd's RestartSec= when the unit sets none.
 const defaultRestartUSec = 100000
 
-// expectConfig reads what systemd should load for unit from the service's
-// unit as provision writes it (spec.Service.Settings).
-func expectConfig(svc spec.Service, unit string) expectation {
+// expectConfig reads what systemd should load for unit from the settings
+// of the service's unit as provision writes it (spec.Service.Settings),
+// and of its drop-ins after it.
+func expectConfig(svc spec.Service, unit string, settings []spec.Setting) expectation {
 	instance := ""
 	if svc.Instances > 0 {
 		instance = strings.TrimSuffix(strings.TrimPrefix(unit, svc.Name+"@"), ".service")
@@ -124,7 +136,7 @@ func expectConfig(svc spec.Service, unit string) expectation {
 			*dst = nil
 		}
 	}
-	for _, st := range svc.Settings() {
+	for _, st := range settings {
 		v := st.Value
 		switch st.Section + "." + st.Name {
 		case "Unit.Description":

@@ -2,7 +2,9 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -23,6 +25,8 @@ import (
 // Enablement is enableUnit's.
 type ensureService struct {
 	service spec.Service
+	// dropins are the spec's drop-ins for the service's units.
+	dropins []spec.Dropin
 }
 
 func (s *ensureService) ID() string { return "service " + s.service.Name }
@@ -30,6 +34,9 @@ func (s *ensureService) ID() string { return "service " + s.service.Name }
 func (s *ensureService) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline {
 		return nil, nil
+	}
+	if s.service.Absent() {
+		return s.stopAll(ctx, e)
 	}
 	units := s.service.Units()
 	states, err := e.states(ctx, units...)
@@ -58,6 +65,39 @@ func (s *ensureService) Converge(ctx context.Context, e *Env) ([]Change, error) 
 	return changes, nil
 }
 
+// stopAll stops every unit of a retired service that runs or is about to:
+// NAME.service and every instance NAME@*.service systemd holds, waiting
+// for each job. Build runs it before the unit file and links go.
+func (s *ensureService) stopAll(ctx context.Context, e *Env) ([]Change, error) {
+	name := s.service.Name + ".service"
+	states, err := e.states(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	instances, err := e.Host.Systemd.Loaded(ctx, s.service.Name+"@*.service")
+	if err != nil {
+		return nil, err
+	}
+	var changes []Change
+	for _, st := range append(states, instances...) {
+		if !st.Active() && !st.StartQueued() {
+			continue
+		}
+		err := e.act(&changes, fmt.Sprintf("%s: stop (%s -> inactive, the service is to be absent)", st.Name, st.ActiveState), func() error {
+			return e.Host.Systemd.Stop(ctx, st.Name)
+		})
+		if err != nil {
+			return changes, err
+		}
+		if e.Apply {
+			if err := restartPending.clear(e, st.Name); err != nil {
+				return changes, err
+			}
+		}
+	}
+	return changes, nil
+}
+
 // act records a change and, when applying, makes it with fn, after which
 // the cached unit states are stale.
 func (e *Env) act(changes *[]Change, summary string, fn func() error) error {
@@ -79,6 +119,21 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 	}
 	do := func(summary string, fn func() error) error {
 		return e.act(&changes, prefix+summary, fn)
+	}
+
+	// Drop-ins the spec does not write change what the unit runs
+	// (User=root from systemctl edit): drift, and no start or restart
+	// on them, unless the service allows them.
+	foreign, err := s.foreignDropins(e, unit)
+	if err != nil {
+		return nil, err
+	}
+	if len(foreign) > 0 {
+		msg := fmt.Sprintf("foreign drop-ins %s change what %s runs: list them under dropins with state: absent to remove them, or set allow_dropins: true", strings.Join(foreign, ", "), unit)
+		if e.Apply {
+			return nil, errors.New(msg)
+		}
+		changes = append(changes, Change{Summary: prefix + msg})
 	}
 
 	// What systemd loaded is read back after the reload that touched the
@@ -137,6 +192,65 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 		err = restartPending.clear(e, unit)
 	}
 	return changes, err
+}
+
+// dropinDirs are where systemd looks for a unit's drop-ins besides
+// packages' own directories, which provision leaves alone.
+var dropinDirs = []string{spec.UnitDir, "/run/systemd/system"}
+
+// ownDropins returns the paths of the spec's drop-ins that systemd reads
+// for unit: those for it, and for a template instance those for the
+// template.
+func (s *ensureService) ownDropins(unit string) []string {
+	var own []string
+	for _, d := range s.dropins {
+		if d.State != spec.Absent && (d.Unit == unit || d.Unit == templateOf(unit)) {
+			own = append(own, d.Path())
+		}
+	}
+	return own
+}
+
+// foreignDropins lists the drop-ins (*.conf) of unit under /etc and /run
+// that the spec does not write, none when the service allows them.
+func (s *ensureService) foreignDropins(e *Env, unit string) ([]string, error) {
+	if s.service.AllowDropins {
+		return nil, nil
+	}
+	names := []string{unit}
+	if t := templateOf(unit); t != unit {
+		names = append(names, t)
+	}
+	own := s.ownDropins(unit)
+	var foreign []string
+	for _, dir := range dropinDirs {
+		for _, name := range names {
+			d := path.Join(dir, name+".d")
+			entries, err := e.fs().ReadDir(d)
+			if err != nil {
+				return nil, err
+			}
+			for _, ent := range entries {
+				p := path.Join(d, ent.Name)
+				if strings.HasSuffix(ent.Name, ".conf") && !ent.Mode.IsDir() && !slices.Contains(own, p) {
+					foreign = append(foreign, p)
+				}
+			}
+		}
+	}
+	return foreign, nil
+}
+
+// templateOf returns the template an instance is made from
+// ("worker@1.service" -> "worker@.service"), and any other unit name as
+// it is.
+func templateOf(unit string) string {
+	at := strings.IndexByte(unit, '@')
+	dot := strings.LastIndexByte(unit, '.')
+	if at < 0 || dot < at {
+		return unit
+	}
+	return unit[:at+1] + unit[dot:]
 }
 
 // staleInstances returns the instances of a template service that systemd

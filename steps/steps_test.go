@@ -92,6 +92,15 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 		if _, ok := opts["-m"]; ok {
 			os.MkdirAll(filepath.Join(f.root, opts["-d"]), 0o755)
 		}
+	case distro.Userdel:
+		data, _ := os.ReadFile(filepath.Join(f.root, "etc/passwd"))
+		var keep []string
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if !strings.HasPrefix(l, target+":") {
+				keep = append(keep, l)
+			}
+		}
+		writeTestFile(f.t, f.root, "etc/passwd", strings.Join(keep, "\n")+"\n")
 	case distro.Usermod:
 		f.editLine("etc/passwd", target, func(fields []string) {
 			if v, ok := opts["-s"]; ok {
@@ -219,7 +228,9 @@ func (f *fakeSystemd) state(unit string) UnitState {
 
 // run marks unit running with a new main process.
 func (f *fakeSystemd) run(unit string) {
-	f.set(unit, func(s *UnitState) { s.ActiveState, s.SubState, s.Job = ActiveActive, "running", JobNone })
+	f.set(unit, func(s *UnitState) {
+		s.LoadState, s.ActiveState, s.SubState, s.Job = LoadLoaded, ActiveActive, "running", JobNone
+	})
 	f.pids[unit] += 100
 }
 
@@ -295,6 +306,14 @@ func (f *fakeSystemd) Config(ctx context.Context, unit string) (UnitConfig, erro
 		f.edit(unit, &c)
 	}
 	return c, nil
+}
+
+func (f *fakeSystemd) ResetFailed(ctx context.Context, unit string) error {
+	f.record("reset-failed " + unit)
+	if st, ok := f.states[unit]; ok && st.ActiveState == ActiveFailed {
+		delete(f.states, unit)
+	}
+	return nil
 }
 
 func (f *fakeSystemd) Ran(ctx context.Context, unit string) (bool, error) {

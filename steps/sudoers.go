@@ -60,6 +60,9 @@ func (s *writeSudoers) target(e *Env) fileTarget {
 }
 
 func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	if s.sudoers.State == spec.Absent {
+		return s.remove(ctx, e)
+	}
 	t := s.target(e)
 	// What differs, read without changing anything. When applying, the
 	// content is validated once, below, in the temporary file that is
@@ -120,6 +123,57 @@ func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
 		return nil, err
 	}
 	return changes, err
+}
+
+// remove removes the drop-in of a retired rule set, then checks the whole
+// configuration (visudo -c): if sudo is broken without it (another file
+// needs one of its aliases), the drop-in is put back and the step fails.
+// A drop-in that a retired service's shorthand would have written, which
+// the spec does not name (IfOwn), is removed only when provision wrote it.
+func (s *writeSudoers) remove(ctx context.Context, e *Env) ([]Change, error) {
+	path := s.sudoers.Path()
+	if s.sudoers.IfOwn {
+		n, err := e.fs().Lstat(path)
+		if err != nil || !n.Exists || !n.Mode.IsRegular() {
+			return nil, err
+		}
+		head, _, err := e.fs().ReadFile(path, int64(len(spec.ManagedHeader)))
+		if err != nil || string(head) != spec.ManagedHeader {
+			return nil, err
+		}
+	}
+	probe := *e
+	probe.Apply = false
+	changes, err := probe.removeFile(path)
+	if err != nil || len(changes) == 0 || !e.Apply {
+		return changes, err
+	}
+	prev, err := e.fs().Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	old, _, err := e.fs().ReadFile(path, maxDiffSize)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.removeFile(path); err != nil {
+		return nil, err
+	}
+	if e.Host.Offline {
+		return changes, nil
+	}
+	out, err := e.exec(ctx, distro.Visudo, "-c")
+	if errors.Is(err, ErrInterrupted) {
+		return nil, fmt.Errorf("check the sudo configuration without %s: %w", path, err)
+	}
+	if err != nil {
+		msg := visudoMessage(out, err)
+		if err := e.fs().WriteFileAtomic(path, old, prev.Perm(), prev.UID, prev.GID, nil); err != nil {
+			return nil, fmt.Errorf("%s: the sudo configuration is invalid without it (%s), and putting it back failed: %w", path, msg, err)
+		}
+		return nil, fmt.Errorf("%s: not removed: the sudo configuration is invalid without it, so it was put back: %s", path, msg)
+	}
+	return changes, sudoersUnchecked.clear(e, s.sudoers.Name)
 }
 
 // uncheckedChange reports a drop-in whose content is right but that an

@@ -15,8 +15,11 @@ type Systemd interface {
 	Start(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
+	// ResetFailed forgets that unit failed (systemctl reset-failed), so
+	// that a unit whose file is gone is unloaded.
+	ResetFailed(ctx context.Context, unit string) error
 	// StartNoWait and RestartNoWait queue the job and return once systemd
-	// has accepted it (see Host.booting).
+	// has accepted it (see Env.booting).
 	StartNoWait(ctx context.Context, unit string) error
 	RestartNoWait(ctx context.Context, unit string) error
 	// States returns the state of each of units, in order, without making

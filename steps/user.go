@@ -50,6 +50,9 @@ func (s *ensureUser) shell() string {
 }
 
 func (s *ensureUser) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	if s.user.State == spec.Absent {
+		return s.retire(ctx, e)
+	}
 	u := s.user
 	accts, err := e.accounts()
 	if err != nil {
@@ -223,6 +226,77 @@ func copySkel(e *Env, skel, home string, uid, gid int) error {
 		}
 	}
 	return nil
+}
+
+// retire removes the account (userdel), keeping its home unless the spec
+// says remove_home. It refuses while the user has processes, naming them:
+// userdel would leave them running under a uid no name has, which the
+// next account to get that uid inherits.
+func (s *ensureUser) retire(ctx context.Context, e *Env) ([]Change, error) {
+	accts, err := e.accounts()
+	if err != nil {
+		return nil, fmt.Errorf("read accounts: %w", err)
+	}
+	a, ok := accts[s.user.Name]
+	if !ok {
+		return nil, nil
+	}
+	if !e.Host.Offline {
+		procs, err := processesOf(a.uid)
+		if err != nil {
+			return nil, err
+		}
+		if len(procs) > 0 {
+			return nil, fmt.Errorf("user %s has running processes: %s; stop them first (retire the services that run as %s in the same spec, or kill them)", s.user.Name, strings.Join(procs, ", "), s.user.Name)
+		}
+	}
+	summary := fmt.Sprintf("remove user (uid %d); the home %s stays", a.uid, orNone(a.home))
+	args := e.rootArgs()
+	if s.user.RemoveHome {
+		summary = fmt.Sprintf("remove user (uid %d) and its home %s", a.uid, orNone(a.home))
+		args = append(args, "--remove")
+	}
+	if e.Apply {
+		if _, err := e.exec(ctx, distro.Userdel, append(args, s.user.Name)...); err != nil {
+			return nil, fmt.Errorf("remove user %s: %w", s.user.Name, err)
+		}
+	}
+	return []Change{{Summary: summary}}, nil
+}
+
+// processesOf lists, as "PID (NAME)", the processes whose real uid is uid.
+func processesOf(uid int) ([]string, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var out []string
+	for _, ent := range entries {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + ent.Name() + "/status")
+		if err != nil {
+			continue // gone
+		}
+		var name string
+		real := -1
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "Name:"); ok {
+				name = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					real, _ = strconv.Atoi(f[0])
+				}
+			}
+		}
+		if real == uid {
+			out = append(out, fmt.Sprintf("%d (%s)", pid, name))
+		}
+	}
+	return out, nil
 }
 
 // memberOf lists, sorted, the supplementary groups of user: those that

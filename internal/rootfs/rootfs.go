@@ -536,6 +536,25 @@ func (fs FS) Remove(path string) error {
 	return nil
 }
 
+// RemoveDir removes the empty directory path without following links; a
+// directory that is not empty is an error (ENOTEMPTY): nothing is ever
+// removed recursively.
+func (fs FS) RemoveDir(path string) error {
+	dirfd, base, err := fs.openParent(path)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dirfd)
+	if err := unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR); err != nil {
+		return &os.PathError{Op: "rmdir", Path: path, Err: err}
+	}
+	crash.Point("rmdir", path, "removed")
+	if err := unix.Fsync(dirfd); err != nil {
+		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	}
+	return nil
+}
+
 // Symlink creates the symbolic link path pointing to target, without
 // following links on the way to path.
 func (fs FS) Symlink(target, path string) error {
