@@ -135,7 +135,7 @@ func TestUntrustedSpecRefused(t *testing.T) {
 }
 
 // TestReadBackShowsWhatSystemdLoaded: a unit whose loaded configuration is
-// not the spec's (a drop-in from systemctl edit with User=root) fails the
+// not the spec's (a drop-in with User=root in a package's directory) fails the
 // service step after the reload, showing both values, before anything
 // runs as root; verify reports it; a specifier-looking value loads as the
 // spec wrote it.
@@ -148,10 +148,13 @@ func TestReadBackShowsWhatSystemdLoaded(t *testing.T) {
 	if got := show(t, c, "sidekiq", "User"); got != "deploy" {
 		t.Fatalf("User=%s", got)
 	}
-	writeFile(t, c, "/etc/systemd/system/sidekiq.service.d/override.conf", "[Service]\nUser=root\n", 0o644)
+	// A drop-in where provision does not look for them (a package's
+	// directory): systemd reads it all the same, and the read-back tells.
+	const dropin = "/usr/lib/systemd/system/sidekiq.service.d/override.conf"
+	writeFile(t, c, dropin, "[Service]\nUser=root\n", 0o644)
 	pid := show(t, c, "sidekiq", "MainPID")
 	code, out := provision(t, c, exampleSpec(t, append(withState("started"), "-e production", "-e staging")...), "apply")
-	if code != 1 || !strings.Contains(out, "systemd loaded User=root, the spec says deploy") || !strings.Contains(out, "/etc/systemd/system/sidekiq.service.d/override.conf") {
+	if code != 1 || !strings.Contains(out, "systemd loaded User=root, the spec says deploy") || !strings.Contains(out, "systemd also read the drop-ins "+dropin) {
 		t.Errorf("apply with a foreign drop-in: exit %d, want 1 naming User=root and the drop-in:\n%s", code, out)
 	}
 	if got := show(t, c, "sidekiq", "MainPID"); got != pid {
@@ -161,7 +164,7 @@ func TestReadBackShowsWhatSystemdLoaded(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "systemd loaded User=root, the spec says deploy") {
 		t.Errorf("verify: exit %d, want 3 naming User=root:\n%s", code, out)
 	}
-	execOK(t, c, "rm", "-r", "/etc/systemd/system/sidekiq.service.d")
+	execOK(t, c, "rm", "-r", "/usr/lib/systemd/system/sidekiq.service.d")
 	applyOK(t, c, exampleSpec(t, append(withState("started"), "-e production", "-e staging")...))
 
 	// A percent sign is the spec's, not a specifier.
