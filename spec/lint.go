@@ -109,8 +109,13 @@ func lint(s *Spec) []pathError {
 	}
 	for i, svc := range s.Services {
 		p := indexPath("services", i)
+		if svc.Absent() {
+			continue
+		}
 		var execStart, serviceType *Setting
-		for _, set := range svc.Settings() {
+		settings := svc.Settings()
+		lintDeploy(p, svc, settings, warn)
+		for _, set := range settings {
 			switch {
 			case set.Section == sectionUnit && (set.Name == "After" || set.Name == "Wants"):
 				if slices.Contains(strings.Fields(set.Value), "syslog.target") {

@@ -174,6 +174,78 @@ func TestLintWarnings(t *testing.T) {
 `,
 		},
 
+		// --- what loses jobs or signals on a deploy ---
+		{
+			// -t 120 does not fit in the default TimeoutStopSec=90s.
+			name: "sidekiq timeout",
+			input: `services:
+  - name: worker
+    exec_start: /usr/bin/sidekiq -e production -t 120
+    type: notify
+    options: [{section: Service, name: WatchdogSec, value: "10"}]
+`,
+			want: []string{"t.yaml:5:14: warning: services[0].options: Sidekiq waits up to 120s on TERM for its jobs to finish, but TimeoutStopSec is not set, so 90s: systemd kills the jobs still running; set TimeoutStopSec to at least 125s"},
+		},
+		{
+			// The default 25s fits a TimeoutStopSec of 30, not of 20;
+			// KillMode=process orphans the workers.
+			name: "sidekiq stop settings",
+			input: `services:
+  - name: worker
+    exec_start: /usr/bin/sidekiq
+    type: notify
+    options:
+      - {section: Service, name: TimeoutStopSec, value: "20"}
+      - {section: Service, name: KillMode, value: process}
+`,
+			want: []string{
+				"t.yaml:6:57: warning: services[0].options[0].value: Sidekiq waits up to 25s on TERM for its jobs to finish, but TimeoutStopSec=20: systemd kills the jobs still running",
+				"t.yaml:7:51: warning: services[0].options[1].value: KillMode=process stops only Sidekiq's main process",
+			},
+		},
+		{
+			// A wrapper under Type=notify, without NotifyAccess=all.
+			name: "notify through rbenv",
+			input: `services:
+  - name: worker
+    exec_start: /usr/local/rbenv/bin/rbenv exec bundle exec sidekiq
+    type: notify
+    options: [{section: Service, name: TimeoutStopSec, value: "30"}]
+`,
+			want: []string{"t.yaml:4:11: warning: services[0].type: Type=notify with ExecStart= through rbenv: the READY=1 comes from the worker, a child of rbenv, and systemd drops it"},
+		},
+		{
+			// The shell gets the signals.
+			name: "bash -lc without exec",
+			input: `services:
+  - name: worker
+    exec_start: /bin/bash -lc 'cd /app && bundle exec sidekiq'
+    type: notify
+    options: [{section: Service, name: NotifyAccess, value: all}, {section: Service, name: TimeoutStopSec, value: "30"}]
+`,
+			want: []string{"t.yaml:3:17: warning: services[0].exec_start: bash -lc runs the worker as the shell's child: systemd sends TSTP (quiet) and TERM (stop) to the shell, not to the worker; start the command with exec"},
+		},
+		{
+			// With exec, and NotifyAccess=all: nothing to say.
+			name: "bash -lc with exec",
+			input: `services:
+  - name: worker
+    exec_start: /bin/bash -lc 'exec bundle exec sidekiq'
+    type: notify
+    options: [{section: Service, name: NotifyAccess, value: all}, {section: Service, name: TimeoutStopSec, value: "30"}]
+`,
+		},
+		{
+			// reload needs ExecReload=.
+			name: "reload without ExecReload",
+			input: `services:
+  - name: web
+    exec_start: /usr/bin/puma
+    sudo: {group: deploy, allow: [restart, reload]}
+`,
+			want: []string{"t.yaml:4:44: warning: services[0].sudo.allow[1]: reload runs systemctl reload, but web.service has no ExecReload="},
+		},
+
 		// --- EnvironmentFile= ---
 		{
 			// In a directory the service's user owns: it can link the

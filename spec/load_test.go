@@ -281,6 +281,12 @@ func TestLoadErrors(t *testing.T) {
 			},
 		},
 
+		{
+			// The cycle the cloud-init section of the README tells of.
+			name: "cloud-init cycle", input: svc + "    after: [network.target, cloud-final.service]\n",
+			want: []string{"t.yaml:4:29: services[0].after[1]: After=cloud-final.service with WantedBy=multi-user.target is an ordering cycle (cloud-final.service is ordered after multi-user.target): systemd would drop a job at the next boot; use wanted_by: [cloud-init.target], as cloud-init advises"},
+		},
+
 		// --- users ---
 		{
 			// A user without a name.
@@ -490,14 +496,14 @@ func TestLoadErrors(t *testing.T) {
 		{
 			// Nothing allowed.
 			name: "sudo nothing", input: svc + "    sudo: {group: a}\n",
-			want: []string{"t.yaml:4:11: services[0].sudo.allow: must list at least one of start, stop, restart, quiet, status"},
+			want: []string{"t.yaml:4:11: services[0].sudo.allow: must list at least one of start, stop, restart, quiet, status, reload (or give for: capistrano-sidekiq)"},
 		},
 		{
 			// Unknown and repeated verbs.
-			name: "sudo verbs", input: svc + "    sudo: {group: a, allow: [restart, reload, restart]}\n",
+			name: "sudo verbs", input: svc + "    sudo: {group: a, allow: [restart, edit, restart]}\n",
 			want: []string{
-				`t.yaml:4:39: services[0].sudo.allow[1]: must be one of start, stop, restart, quiet, status, got "reload"`,
-				"t.yaml:4:47: services[0].sudo.allow[2]: restart is listed twice",
+				`t.yaml:4:39: services[0].sudo.allow[1]: must be one of start, stop, restart, quiet, status, reload, got "edit"`,
+				"t.yaml:4:45: services[0].sudo.allow[2]: restart is listed twice",
 			},
 		},
 		{
@@ -724,7 +730,7 @@ services:
     restart_sec: later
     state: running
     environment: {1A: x}
-    sudo: {user: a, group: b, allow: [reload]}
+    sudo: {user: a, group: b, allow: [edit]}
 sudoers:
   - name: x.conf
     rules: [{who: "%Ops", commands: [ALL]}]
@@ -744,7 +750,7 @@ colour: blue
 		`t.yaml:14:12: services[0].state: must be started, stopped or absent, or left out to leave the service as it is`,
 		`t.yaml:15:19: services[0].environment.1A: "1A" is not a valid variable name: use letters, digits and _, not starting with a digit`,
 		`t.yaml:16:28: services[0].sudo.group: set either user or group, not both`,
-		`t.yaml:16:39: services[0].sudo.allow[0]: must be one of start, stop, restart, quiet, status, got "reload"`,
+		`t.yaml:16:39: services[0].sudo.allow[0]: must be one of start, stop, restart, quiet, status, reload, got "edit"`,
 		`t.yaml:18:11: sudoers[0].name: "x.conf" contains a dot, so sudo would ignore the file`,
 		`t.yaml:19:19: sudoers[0].rules[0].who: group name "Ops" must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and - (optionally ending in $)`,
 		`t.yaml:19:38: sudoers[0].rules[0].commands[0]: ALL would allow every command as root; list the commands`,

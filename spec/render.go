@@ -163,7 +163,37 @@ var sudoCommands = map[string]string{
 	VerbStop:    "stop",
 	VerbRestart: "restart",
 	VerbStatus:  "status",
+	VerbReload:  "reload",
 	VerbQuiet:   "kill -s TSTP",
+}
+
+// SystemdCgls is the systemd-cgls binary that capistrano-sidekiq 2.3 runs
+// through sudo to see whether Sidekiq's workers are idle.
+const SystemdCgls = "/usr/bin/systemd-cgls"
+
+// presetCommands returns, for a unit name such as "sidekiq" or
+// "sidekiq@2", the commands a deploy tool runs through sudo, as it spells
+// them (see the README for what each release runs).
+func presetCommands(preset, name string) []string {
+	if preset != PresetCapistranoSidekiq {
+		return nil
+	}
+	unit := name + ".service"
+	return []string{
+		// Both releases quiet with the bare name.
+		Systemctl + " kill -s TSTP " + name,
+		// 2.3: start, stop and status by name; its restart is quiet,
+		// systemd-cgls until idle, stop, start.
+		Systemctl + " start " + name,
+		Systemctl + " stop " + name,
+		Systemctl + " status " + name,
+		SystemdCgls + " -u " + unit,
+		// 3.x: start, stop, status and restart by the unit file's name.
+		Systemctl + " start " + unit,
+		Systemctl + " stop " + unit,
+		Systemctl + " status " + unit,
+		Systemctl + " restart " + unit,
+	}
 }
 
 // SudoersFiles returns the spec's sudoers drop-ins: those listed under
@@ -175,7 +205,11 @@ var sudoCommands = map[string]string{
 //	stop    /bin/systemctl stop NAME
 //	restart /bin/systemctl restart NAME
 //	status  /bin/systemctl status NAME
+//	reload  /bin/systemctl reload NAME
 //	quiet   /bin/systemctl kill -s TSTP NAME
+//
+// then, for "for: capistrano-sidekiq", the spellings the plugin uses (see
+// presetCommands), each line once.
 //
 // (systemd 247 and later runs its pager in secure mode under sudo, so
 // status does not open a shell.)
@@ -252,9 +286,19 @@ func (s Service) sudoers() Sudoers {
 			names = append(names, s.Name+"@"+strconv.Itoa(i))
 		}
 	}
+	add := func(cmd string) {
+		if !slices.Contains(rule.Commands, cmd) {
+			rule.Commands = append(rule.Commands, cmd)
+		}
+	}
 	for _, verb := range s.Sudo.Allow {
 		for _, name := range names {
-			rule.Commands = append(rule.Commands, Systemctl+" "+sudoCommands[verb]+" "+name)
+			add(Systemctl + " " + sudoCommands[verb] + " " + name)
+		}
+	}
+	for _, name := range names {
+		for _, cmd := range presetCommands(s.Sudo.For, name) {
+			add(cmd)
 		}
 	}
 	return Sudoers{Name: name, Rules: []SudoersRule{rule}}

@@ -338,3 +338,52 @@ func TestInstances(t *testing.T) {
 		t.Errorf("sudoers:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// for: capistrano-sidekiq allows every spelling the plugin's releases use,
+// each line once, after the allowed verbs; allow alone writes only its
+// verbs; for a template, each instance.
+func TestCapistranoSidekiqPreset(t *testing.T) {
+	sp, err := Load("t.yaml", []byte(`services:
+  - name: sidekiq
+    exec_start: /usr/bin/sidekiq
+    sudo: {group: deploy, allow: [restart, quiet], for: capistrano-sidekiq}
+  - name: blog
+    exec_start: /usr/bin/sidekiq
+    sudo: {group: deploy, allow: [restart, quiet]}
+  - name: worker
+    exec_start: /usr/bin/sidekiq
+    instances: 2
+    sudo: {group: deploy, for: capistrano-sidekiq}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := sp.SudoersFiles()
+	want := ManagedHeader +
+		"%deploy ALL= NOPASSWD: /bin/systemctl restart sidekiq\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl kill -s TSTP sidekiq\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl start sidekiq\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl stop sidekiq\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl status sidekiq\n" +
+		"%deploy ALL= NOPASSWD: /usr/bin/systemd-cgls -u sidekiq.service\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl start sidekiq.service\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl stop sidekiq.service\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl status sidekiq.service\n" +
+		"%deploy ALL= NOPASSWD: /bin/systemctl restart sidekiq.service\n"
+	if got := string(RenderSudoers(files[0])); got != want {
+		t.Errorf("preset:\n%s\nwant:\n%s", got, want)
+	}
+	if got := string(RenderSudoers(files[1])); got != ManagedHeader+"%deploy ALL= NOPASSWD: /bin/systemctl restart blog\n%deploy ALL= NOPASSWD: /bin/systemctl kill -s TSTP blog\n" {
+		t.Errorf("allow alone:\n%s", got)
+	}
+	got := string(RenderSudoers(files[2]))
+	for _, line := range []string{"/bin/systemctl kill -s TSTP worker@1\n", "/bin/systemctl restart worker@2.service\n", "/usr/bin/systemd-cgls -u worker@2.service\n"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("instances: no %q in\n%s", line, got)
+		}
+	}
+	if strings.Contains(got, " worker\n") || strings.Contains(got, " worker.service\n") {
+		t.Errorf("instances: a line for the template's own name:\n%s", got)
+	}
+	checkVisudo(t, sp)
+}

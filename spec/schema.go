@@ -132,7 +132,8 @@ var fieldDocs = map[string]fieldDoc{
 	"ServiceSudo.file":  {desc: "the drop-in's name under /etc/sudoers.d; default: NAME-users", value: map[string]any{"pattern": sudoersNameRE.String(), "maxLength": maxSudoersNameLen}},
 	"ServiceSudo.user":  {desc: "the user who may run the commands (set user or group, not both)", value: ref("name")},
 	"ServiceSudo.group": {desc: "the group whose members may run the commands (set user or group, not both)", value: ref("name")},
-	"ServiceSudo.allow": {desc: "the commands, as root without password: start, stop, restart, status (/bin/systemctl VERB NAME) and quiet (/bin/systemctl kill -s TSTP NAME); sudo allows exactly these arguments", required: true, value: map[string]any{"minItems": 1, "uniqueItems": true}, items: map[string]any{"enum": sudoVerbs}},
+	"ServiceSudo.allow": {desc: "the commands, as root without password: start, stop, restart, status, reload (/bin/systemctl VERB NAME) and quiet (/bin/systemctl kill -s TSTP NAME); sudo allows exactly these arguments. Required unless for is given", value: map[string]any{"minItems": 1, "uniqueItems": true}, items: map[string]any{"enum": sudoVerbs}},
+	"ServiceSudo.for":   {desc: "a deploy tool whose commands to allow as it spells them: capistrano-sidekiq (releases 2.3 and 3.x in system mode); combines with allow", value: map[string]any{"enum": sudoPresets}},
 
 	"Sudoers.name":  {desc: "the file name under /etc/sudoers.d: letters, digits, _ and - (sudo skips names with a dot or ending in ~)", required: true, value: map[string]any{"pattern": sudoersNameRE.String(), "maxLength": maxSudoersNameLen}},
 	"Sudoers.rules": {desc: "the rules, one line per command; required unless state is absent", value: map[string]any{"minItems": 1}},
@@ -241,6 +242,10 @@ func objectSchema(t reflect.Type, defs map[string]any) map[string]any {
 		s["oneOf"] = []any{
 			map[string]any{"required": []string{"user"}},
 			map[string]any{"required": []string{"group"}},
+		}
+		s["anyOf"] = []any{
+			map[string]any{"required": []string{"allow"}},
+			map[string]any{"required": []string{"for"}},
 		}
 	}
 	return s

@@ -199,7 +199,7 @@ func TestSchemaRefusesInvalidSpecs(t *testing.T) {
 		{"restart", svc + "    restart: sometimes\n"},
 		{"type", svc + "    type: daemon\n"},
 		{"state", svc + "    state: running\n"},
-		{"sudo verb", svc + "    sudo: {group: deploy, allow: [reload]}\n"},
+		{"sudo verb", svc + "    sudo: {group: deploy, allow: [edit]}\n"},
 		// Required fields and the unit/structured split.
 		{"no exec_start", "services:\n  - name: web\n"},
 		{"no user name", "users: [{shell: /bin/sh}]\n"},

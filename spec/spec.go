@@ -248,15 +248,22 @@ func (d Dropin) Restarts() bool { return d.Restart == nil || *d.Restart }
 // ServiceSudo is the shorthand for a sudoers drop-in that lets a user or a
 // group run a fixed set of systemctl verbs on the service without a password.
 // Exactly one of User and Group is set. Allow lists verbs among start, stop,
-// restart, status and quiet (systemctl kill -s TSTP, which tells Sidekiq to
-// stop fetching jobs).
+// restart, status, reload and quiet (systemctl kill -s TSTP, which tells
+// Sidekiq to stop fetching jobs); For names a deploy tool whose commands
+// the drop-in allows as the tool spells them (PresetCapistranoSidekiq).
+// Allow and For combine.
 type ServiceSudo struct {
 	// File is the drop-in's name under /etc/sudoers.d (default NAME-users).
 	File  string   `yaml:"file"`
 	User  string   `yaml:"user"`
 	Group string   `yaml:"group"`
 	Allow []string `yaml:"allow"`
+	For   string   `yaml:"for"`
 }
+
+// PresetCapistranoSidekiq is the capistrano-sidekiq plugin, releases 2.3
+// and 3.x in system mode: the For of a ServiceSudo.
+const PresetCapistranoSidekiq = "capistrano-sidekiq"
 
 // The verbs a ServiceSudo may allow.
 const (
@@ -264,6 +271,7 @@ const (
 	VerbStop    = "stop"
 	VerbRestart = "restart"
 	VerbStatus  = "status"
+	VerbReload  = "reload"
 	VerbQuiet   = "quiet"
 )
 

@@ -74,7 +74,8 @@ const (
 var (
 	restartValues = []string{"no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"}
 	typeValues    = []string{"simple", "exec", "forking", "oneshot", "dbus", "notify", "notify-reload", "idle"}
-	sudoVerbs     = []string{VerbStart, VerbStop, VerbRestart, VerbQuiet, VerbStatus}
+	sudoVerbs     = []string{VerbStart, VerbStop, VerbRestart, VerbQuiet, VerbStatus, VerbReload}
+	sudoPresets   = []string{PresetCapistranoSidekiq}
 	states        = []State{StateStarted, StateStopped, StateAbsent}
 )
 
@@ -348,6 +349,14 @@ func (v *validator) service(p string, s Service) {
 			v.keyErrorf(joinKey(p+".environment", name), "%q is not a valid variable name: use letters, digits and _, not starting with a digit", name)
 		}
 	}
+	// cloud-final.service is ordered after multi-user.target: a service
+	// after it that multi-user.target wants is an ordering cycle, which
+	// systemd breaks at the next boot by dropping a job.
+	for i, a := range s.After {
+		if (a == "cloud-final.service" || a == "cloud-init.target") && slices.Contains(s.WantedBy, "multi-user.target") {
+			v.errorf(indexPath(p+".after", i), "After=%s with WantedBy=multi-user.target is an ordering cycle (cloud-final.service is ordered after multi-user.target): systemd would drop a job at the next boot; use wanted_by: [cloud-init.target], as cloud-init advises", a)
+		}
+	}
 	for field, list := range map[string][]string{"after": s.After, "wants": s.Wants, "wanted_by": s.WantedBy} {
 		for i, name := range list {
 			if !unitNameRE.MatchString(name) || len(name) > maxUnitNameLen {
@@ -497,8 +506,11 @@ func (v *validator) serviceSudo(p string, s ServiceSudo, checkFile bool) {
 	if checkFile {
 		v.sudoersName(p+".file", s.File)
 	}
-	if len(s.Allow) == 0 {
-		v.errorf(p+".allow", "must list at least one of %s", strings.Join(sudoVerbs, ", "))
+	if s.For != "" && !slices.Contains(sudoPresets, s.For) {
+		v.errorf(p+".for", "must be %s, got %q", strings.Join(sudoPresets, " or "), s.For)
+	}
+	if len(s.Allow) == 0 && s.For == "" {
+		v.errorf(p+".allow", "must list at least one of %s (or give for: %s)", strings.Join(sudoVerbs, ", "), PresetCapistranoSidekiq)
 	}
 	seen := map[string]bool{}
 	for i, verb := range s.Allow {
