@@ -13,7 +13,7 @@ import (
 // hostChecks returns the warnings cmd shows for a valid spec, sorted by
 // position: the spec's own (validate, plan, apply, verify), and, for the
 // commands that look at the host, the programs its services run that the
-// host (or the tree at root) lacks. Those commands also get errors: the
+// host (or the tree at root) lacks, or that their users cannot run. Those commands also get errors: the
 // sudoers commands whose programs, as the host resolves them, are not safe
 // as root. render shows none: its output is the files.
 func hostChecks(sp *spec.Spec, cmd, root string) (warnings, errs []*spec.Error) {
@@ -23,6 +23,7 @@ func hostChecks(sp *spec.Spec, cmd, root string) (warnings, errs []*spec.Error) 
 	warnings = sp.Warnings()
 	if cmd == "plan" || cmd == "apply" || cmd == "verify" {
 		warnings = append(warnings, hostcheck.MissingExecutables(sp, root)...)
+		warnings = append(warnings, hostcheck.ProgramsAsUser(sp, root)...)
 		for _, e := range hostcheck.SudoPrograms(sp, root) {
 			if e.Warning {
 				warnings = append(warnings, e)
