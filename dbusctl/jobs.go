@@ -113,6 +113,10 @@ type JobError struct {
 	// Waited is set when dbusctl gave up waiting after that long, with
 	// Result ResultTimeout; the job is then still queued in systemd.
 	Waited time.Duration
+	// Unstable is set when the job was done but the unit did not stay
+	// up: it failed or restarted within the window Watch watched it for,
+	// which Error then tells.
+	Unstable string
 	// Journal holds the unit's last journal lines, oldest first, when they
 	// could be read; Error appends them to the message.
 	Journal []string
@@ -123,9 +127,12 @@ type JobError struct {
 func (e *JobError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: ", e.Op, e.Unit)
-	if e.Waited > 0 {
+	switch {
+	case e.Waited > 0:
 		fmt.Fprintf(&b, "no job result after %s (the job stays queued)", e.Waited)
-	} else {
+	case e.Unstable != "":
+		b.WriteString("done, but the unit did not stay up: " + e.Unstable)
+	default:
 		b.WriteString(e.Result.describe())
 	}
 	if len(e.Journal) > 0 {
@@ -243,6 +250,49 @@ func (c *Conn) runJob(ctx context.Context, op Op, unit string, enqueue enqueueFu
 		return jerr
 	}
 	return err
+}
+
+// Watch watches unit for window after a start or restart that systemd
+// reported done, and returns a *JobError for op (Result ResultFailed,
+// Unstable saying what happened, with the unit's last journal lines) when
+// the unit fails, leaves the active state, or is restarted by systemd
+// (NRestarts rises: Restart=on-failure looping) before the window ends;
+// nil when it stayed up. A unit that crashes a second after it started is
+// a failed start, not a change.
+func (c *Conn) Watch(ctx context.Context, op Op, unit string, window time.Duration) error {
+	first, err := c.State(ctx, unit)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(window)
+	for {
+		st, err := c.State(ctx, unit)
+		if err != nil {
+			return err
+		}
+		var why string
+		switch {
+		case st.NRestarts > first.NRestarts:
+			why = fmt.Sprintf("systemd restarted it %d times within %s (Restart=)", st.NRestarts-first.NRestarts, window)
+		case st.ActiveState == "failed":
+			why = fmt.Sprintf("it failed within %s", window)
+		case st.SubState == "auto-restart":
+			why = fmt.Sprintf("it exited within %s and waits to be restarted", window)
+		case st.ActiveState != "active" && st.ActiveState != "reloading":
+			why = fmt.Sprintf("it went %s within %s", st.ActiveState, window)
+		}
+		if why != "" {
+			return &JobError{Unit: unit, Op: op, Result: ResultFailed, Unstable: why, Journal: journalTail(ctx, unit)}
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: watch: %w", op, unit, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // settleTimeout bounds how long Start and Restart watch a Type=simple or

@@ -32,6 +32,10 @@ type Host struct {
 	// Exec runs a helper command (useradd, visudo, ...) and returns its
 	// combined output; tests replace it.
 	Exec func(ctx context.Context, name string, args ...string) ([]byte, error)
+	// Settle is how long a service with Restart= is watched after a start
+	// or restart that systemd reported done, to fail one that does not
+	// stay up (see ensureService); 0 does not watch.
+	Settle time.Duration
 }
 
 // NewHost returns a Host for root ("/" for the running system) that runs

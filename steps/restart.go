@@ -27,6 +27,6 @@ func (s *restartUnit) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	}
 	var changes []Change
 	do := func(summary string, fn func() error) error { return e.act(&changes, summary, fn) }
-	err = startOrRestart(ctx, e, s.unit, "restart", "(a drop-in changed)", e.Host.Systemd.Restart, e.Host.Systemd.RestartNoWait, do)
+	err = startOrRestart(ctx, e, s.unit, "restart", "(a drop-in changed)", e.Host.Systemd.Restart, e.Host.Systemd.RestartNoWait, do, false)
 	return changes, err
 }

@@ -174,7 +174,7 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 	switch {
 	case s.service.State == spec.StateStarted && !started:
 		detail := fmt.Sprintf("(%s -> active)", orNone(string(st.ActiveState)))
-		err = startOrRestart(ctx, e, unit, "start", detail, e.Host.Systemd.Start, e.Host.Systemd.StartNoWait, do)
+		err = startOrRestart(ctx, e, unit, "start", detail, e.Host.Systemd.Start, e.Host.Systemd.StartNoWait, do, s.restarts())
 	case s.service.State == spec.StateStopped && (st.Active() || st.StartQueued()):
 		from := string(st.ActiveState)
 		if st.StartQueued() {
@@ -184,7 +184,7 @@ func (s *ensureService) convergeUnit(ctx context.Context, e *Env, unit string, s
 			return e.Host.Systemd.Stop(ctx, unit)
 		})
 	case s.service.State != spec.StateStopped && st.Active() && (e.Touched(unit) || pending):
-		err = startOrRestart(ctx, e, unit, "restart", why, e.Host.Systemd.Restart, e.Host.Systemd.RestartNoWait, do)
+		err = startOrRestart(ctx, e, unit, "restart", why, e.Host.Systemd.Restart, e.Host.Systemd.RestartNoWait, do, s.restarts())
 	}
 	if e.Apply && pending && err == nil {
 		// Restarted, started, stopped or not running: nothing runs the
@@ -306,11 +306,14 @@ func (s *ensureService) oneshot() bool {
 type jobFunc func(ctx context.Context, unit string) error
 
 // startOrRestart records "VERB DETAIL" and, when applying, starts or
-// restarts unit with wait; while the system is booting (see Env.booting)
-// it queues the job with queue instead and says so. The check after apply
-// accepts the queued job: a unit whose start job is queued counts as
-// started.
-func startOrRestart(ctx context.Context, e *Env, unit, verb, detail string, wait, queue jobFunc, do func(string, func() error) error) error {
+// restarts unit with wait, then, when watch is set (a unit with Restart=,
+// which systemd would restart in a loop), watches it for Host.Settle: a
+// unit that crashes within it is a failed step, with its journal lines,
+// not a change. While the system is booting (see Env.booting) it queues
+// the job with queue instead, watches nothing, and says so. The check
+// after apply accepts the queued job: a unit whose start job is queued
+// counts as started.
+func startOrRestart(ctx context.Context, e *Env, unit, verb, detail string, wait, queue jobFunc, do func(string, func() error) error, watch bool) error {
 	booting, err := e.booting(ctx)
 	if err != nil {
 		return err
@@ -319,5 +322,22 @@ func startOrRestart(ctx context.Context, e *Env, unit, verb, detail string, wait
 	if booting {
 		summary, run = verb+" queued, not waited for "+detail+": "+bootNote, queue
 	}
-	return do(summary, func() error { return run(ctx, unit) })
+	return do(summary, func() error {
+		if err := run(ctx, unit); err != nil || booting || !watch || e.Host.Settle <= 0 {
+			return err
+		}
+		return e.Host.Systemd.Watch(ctx, verb, unit, e.Host.Settle)
+	})
+}
+
+// restarts reports whether systemd restarts the service when it exits
+// (Restart= other than no): a crash then loops instead of showing.
+func (s *ensureService) restarts() bool {
+	restart := ""
+	for _, set := range s.service.Settings() {
+		if set.Section == "Service" && set.Name == "Restart" {
+			restart = set.Value
+		}
+	}
+	return restart != "" && restart != "no"
 }

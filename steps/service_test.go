@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/provision-dev/provision/spec"
 )
@@ -462,5 +463,40 @@ func TestReadBackSpecifiers(t *testing.T) {
 	}
 	if !slices.Contains(sd.calls, "config sidekiq@2.service") {
 		t.Errorf("calls %q: no read-back of sidekiq@2", sd.calls)
+	}
+}
+
+// A started service with Restart= that does not stay up fails its step;
+// without Restart=, with no settle window, or while booting, nothing is
+// watched.
+func TestSettleWindow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restart string
+		settle  time.Duration
+		system  SystemState
+		watched bool
+	}{
+		{"restart on failure", "on-failure", 3 * time.Second, "", true},
+		{"no restart", "", 3 * time.Second, "", false},
+		{"window off", "always", 0, "", false},
+		{"booting", "on-failure", 3 * time.Second, SystemStarting, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, sd := testHost(t)
+			h.Settle = tc.settle
+			sd.system = tc.system
+			sd.crashes["sidekiq.service"] = true
+			svc := sidekiq()
+			svc.Restart = tc.restart
+			res, _ := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
+			r := serviceResult(t, res, "service sidekiq")
+			if got := slices.Contains(sd.calls, "watch sidekiq.service"); got != tc.watched {
+				t.Errorf("watched %v, want %v: %q", got, tc.watched, sd.calls)
+			}
+			if tc.watched != (r.Status == StatusFailed) {
+				t.Errorf("service: %s %v", r.Status, r.Err)
+			}
+		})
 	}
 }

@@ -185,6 +185,8 @@ type fakeSystemd struct {
 	startErr error
 	// system is what SystemState reports; "" means running.
 	system SystemState
+	// crashes lists units that do not stay up after a start (see Watch).
+	crashes map[string]bool
 	// oneshot units go inactive again once started, having run.
 	oneshot map[string]bool
 	ran     map[string]bool
@@ -195,7 +197,7 @@ type fakeSystemd struct {
 }
 
 func newFakeSystemd() *fakeSystemd {
-	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}, oneshot: map[string]bool{}, ran: map[string]bool{}}
+	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}, oneshot: map[string]bool{}, ran: map[string]bool{}, crashes: map[string]bool{}}
 }
 
 func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
@@ -306,6 +308,14 @@ func (f *fakeSystemd) Config(ctx context.Context, unit string) (UnitConfig, erro
 		f.edit(unit, &c)
 	}
 	return c, nil
+}
+
+func (f *fakeSystemd) Watch(ctx context.Context, verb, unit string, window time.Duration) error {
+	f.record("watch " + unit)
+	if f.crashes[unit] {
+		return fmt.Errorf("%s %s: done, but the unit did not stay up", verb, unit)
+	}
+	return nil
 }
 
 func (f *fakeSystemd) ResetFailed(ctx context.Context, unit string) error {

@@ -1,6 +1,9 @@
 package steps
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Systemd is what steps need from a running service manager. In provision
 // it is dbusctl's connection, adapted by cmd/provision; tests use a fake.
@@ -15,6 +18,10 @@ type Systemd interface {
 	Start(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
+	// Watch watches unit for window after a start or restart (verb) and
+	// fails when it does not stay up: it fails, leaves the active state,
+	// or systemd restarts it (Restart= looping).
+	Watch(ctx context.Context, verb, unit string, window time.Duration) error
 	// ResetFailed forgets that unit failed (systemctl reset-failed), so
 	// that a unit whose file is gone is unloaded.
 	ResetFailed(ctx context.Context, unit string) error

@@ -21,6 +21,7 @@ type commandFlags struct {
 	jobTimeout  time.Duration
 	lockTimeout time.Duration
 	dbusTimeout time.Duration
+	settle      time.Duration
 }
 
 // specCommands are the commands that read a spec, in the order the usage
@@ -44,6 +45,7 @@ func newFlagSet(cmd string, w io.Writer) (*flag.FlagSet, *commandFlags) {
 	}
 	if cmd == "apply" {
 		fs.DurationVar(&f.jobTimeout, "job-timeout", 90*time.Second, "how long to wait for a systemd start, stop or restart")
+		fs.DurationVar(&f.settle, "settle", 3*time.Second, "how long to watch a service with Restart= after a start or restart, failing it if it does not stay up (0: do not watch; never while booting)")
 	}
 	if cmd == "verify" {
 		fs.StringVar(&f.textfile, "textfile", "", "also write the result to `path` in the text format of node_exporter's textfile collector, atomically (a temporary file in the same directory, renamed)")

@@ -157,7 +157,7 @@ func flockHolder(f *os.File) int {
 	return 0
 }
 
-// sameFile reports whether a and b name the same directory.
+// sameFile reports whether a and b name the same file (or directory).
 func sameFile(a, b string) bool {
 	fa, err1 := os.Stat(a)
 	fb, err2 := os.Stat(b)

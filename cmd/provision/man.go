@@ -46,6 +46,10 @@ func help(args []string, stdout, stderr io.Writer) int {
 		fs, _ := newFlagSet(arg, stdout)
 		fs.Usage()
 		return exitOK
+	case arg == "sudo-check":
+		fs, _, _, _ := sudoCheckFlags(stdout)
+		fs.Usage()
+		return exitOK
 	case slices.ContainsFunc(usageCommands(), func(c usageCommand) bool { return c.name == arg }):
 		fmt.Fprintf(stdout, "provision %s: %s\n", arg, summaryOf(arg))
 		return exitOK
@@ -118,6 +122,11 @@ func manPage() string {
 			w(".IP")
 			w("%s", roffText(commandHelp[c.name]))
 			fs, _ := newFlagSet(c.name, io.Discard)
+			manFlags(&b, fs)
+		case c.name == "sudo-check":
+			w(".IP")
+			w("%s", roffText(sudoCheckHelp))
+			fs, _, _, _ := sudoCheckFlags(io.Discard)
 			manFlags(&b, fs)
 		case c.name == "schema":
 			_, rest, _ := strings.Cut(schemaHelp, "\n\n")
@@ -229,7 +238,8 @@ _provision() {
 		{"-root|--root", "_filedir -d"},
 		{"-output|--output", `COMPREPLY=($(compgen -W 'text json' -- "$cur"))`},
 		{"-textfile|--textfile", "_filedir prom"},
-		{"-job-timeout|--job-timeout|-lock-timeout|--lock-timeout|-dbus-timeout|--dbus-timeout", ""},
+		{"-u|--u", `COMPREPLY=($(compgen -u -- "$cur"))`},
+		{"-job-timeout|--job-timeout|-lock-timeout|--lock-timeout|-dbus-timeout|--dbus-timeout|-settle|--settle", ""},
 	} {
 		fmt.Fprintf(&b, "	%s)\n", v.flags)
 		if v.action != "" {
@@ -250,6 +260,12 @@ _provision() {
 		})
 		fmt.Fprintf(&b, "	%s)\n		COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n		;;\n", cmd, strings.Join(append(flags, "--help"), " "))
 	}
+	{
+		fs, _, _, _ := sudoCheckFlags(io.Discard)
+		var flags []string
+		fs.VisitAll(func(f *flag.Flag) { flags = append(flags, "-"+strings.Repeat("-", min(len(f.Name)-1, 1))+f.Name) })
+		fmt.Fprintf(&b, "	sudo-check)\n		COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n		;;\n", strings.Join(append(flags, "--help"), " "))
+	}
 	fmt.Fprintf(&b, "	help)\n		[[ $cword -eq 2 ]] && COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n		;;\n", strings.Join(names, " "))
 	b.WriteString("	esac\n} &&\n	complete -F _provision provision\n")
 	return b.String()
@@ -258,4 +274,4 @@ _provision() {
 // completedFlags are the flags bashCompletion completes values of, or
 // knows to take a value it cannot complete; a test checks that every flag
 // that takes a value is among them.
-var completedFlags = []string{"f", "root", "output", "textfile", "job-timeout", "lock-timeout", "dbus-timeout"}
+var completedFlags = []string{"f", "root", "output", "textfile", "job-timeout", "lock-timeout", "dbus-timeout", "settle", "u"}

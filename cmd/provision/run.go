@@ -34,6 +34,7 @@ Commands:
   verify    exit 0 if the host matches the spec, 3 and the drift if not
   validate  check the spec alone; touch nothing on the host
   render    print the unit and sudoers files the spec generates
+  sudo-check  say of command lines whether a user may run them with sudo
   schema    print the JSON Schema of the spec, for editors
   version   print the version
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	case "schema":
 		return printSchema(args, stdout, stderr)
+	case "sudo-check":
+		return sudoCheck(ctx, args, stdin, stdout, stderr)
 	case "apply", "plan", "verify", "validate", "render":
 	default:
 		fmt.Fprintf(stderr, "provision: unknown command %q\n\n%s", cmd, usage)
@@ -139,7 +142,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	defer release()
-	return converge(ctx, sp, cmd, root, timeouts{job: opt.jobTimeout, dbus: opt.dbusTimeout}, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
+	return converge(ctx, sp, cmd, root, timeouts{job: opt.jobTimeout, dbus: opt.dbusTimeout, settle: opt.settle}, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
 }
 
 var commandHelp = map[string]string{
@@ -197,6 +200,8 @@ func render(sp *spec.Spec, stdout io.Writer) int {
 // each call.
 type timeouts struct {
 	job, dbus time.Duration
+	// settle is Host.Settle.
+	settle time.Duration
 }
 
 func converge(ctx context.Context, sp *spec.Spec, cmd, root string, limits timeouts, out reporter, stderr io.Writer) int {
@@ -227,6 +232,7 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, limits timeo
 		}
 		conn.CallTimeout = limits.dbus
 		h = steps.NewHost("/", online.Systemd{Conn: conn})
+		h.Settle = limits.settle
 	}
 	start := time.Now()
 	results, _ := steps.Run(ctx, h, steps.Build(sp), mode, out.step)

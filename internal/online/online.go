@@ -5,6 +5,7 @@ package online
 
 import (
 	"context"
+	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
 	"github.com/provision-dev/provision/steps"
@@ -33,6 +34,11 @@ func (s Systemd) Loaded(ctx context.Context, pattern string) ([]steps.UnitState,
 func (s Systemd) SystemState(ctx context.Context) (steps.SystemState, error) {
 	st, err := s.Conn.SystemState(ctx)
 	return steps.SystemState(st), err
+}
+
+// Watch implements steps.Systemd.
+func (s Systemd) Watch(ctx context.Context, verb, unit string, window time.Duration) error {
+	return s.Conn.Watch(ctx, dbusctl.Op(verb), unit, window)
 }
 
 // Config implements steps.Systemd.
