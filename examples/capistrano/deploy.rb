@@ -47,6 +47,9 @@ namespace :sidekiq do
 end
 
 # Quiet as the deploy starts, so no job starts on code about to go; restart
-# once current points at the new release.
+# once current points at the new release. A deploy that fails after the
+# quiet would leave Sidekiq quiet for good, fetching nothing: restart it
+# then too, on the release current still points at.
 after "deploy:starting", "sidekiq:quiet"
 after "deploy:published", "sidekiq:restart"
+after "deploy:failed", "sidekiq:restart"
