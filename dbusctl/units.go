@@ -157,6 +157,55 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 	return states, nil
 }
 
+// Brief returns, for each of units, in order, what a run of provision
+// needs of it, in fewer calls than States: LoadState, ActiveState,
+// SubState and Job from one ListUnitsByPatterns call, and one
+// NeedDaemonReload read per loaded unit (for a unit systemd keeps as
+// not-found, whether a file exists now). A unit systemd has not loaded has
+// LoadState "" and no other call; MainPID, NRestarts and UnitFileState
+// are left zero. Like States it loads nothing.
+func (c *Conn) Brief(ctx context.Context, units ...string) ([]UnitState, error) {
+	if len(units) == 0 {
+		return nil, nil
+	}
+	ctx, explain, cancel := c.bounded(ctx, "read unit states")
+	defer cancel()
+	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
+	if err := explain(err); err != nil {
+		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
+	}
+	byName := make(map[string]sdbus.UnitStatus, len(loaded))
+	for _, st := range loaded {
+		byName[st.Name] = st
+	}
+	states := make([]UnitState, len(units))
+	var reads []propertyRead
+	for i, u := range units {
+		s := &states[i]
+		*s = UnitState{Name: u, ActiveState: "inactive", SubState: "dead"}
+		st, ok := byName[u]
+		if !ok {
+			continue
+		}
+		s.LoadState, s.ActiveState, s.SubState, s.Job = st.LoadState, st.ActiveState, st.SubState, st.JobType
+		if s.LoadState == "not-found" {
+			reads = append(reads, func(ctx context.Context) error {
+				if err := c.fileState(ctx, s); err != nil {
+					return err
+				}
+				s.LoadState, s.NeedDaemonReload, s.UnitFileState = "not-found", s.UnitFileState != "", ""
+				return nil
+			})
+			continue
+		}
+		reads = append(reads, c.property(st.Path, "Unit", "NeedDaemonReload", &s.NeedDaemonReload))
+	}
+	if err := explain(runReads(ctx, reads)); err != nil {
+		return nil, fmt.Errorf("read unit states: %w", err)
+	}
+	return states, nil
+}
+
 // Loaded returns the state of the units systemd has loaded whose names
 // match the glob pattern (as systemctl list-units PATTERN matches them,
 // e.g. "worker@*.service"), sorted by name. Like States it loads nothing;

@@ -20,7 +20,7 @@ var _ steps.Systemd = Systemd{}
 
 // States implements steps.Systemd.
 func (s Systemd) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
-	sts, err := s.Conn.States(ctx, units...)
+	sts, err := s.Conn.Brief(ctx, units...)
 	return unitStates(sts), err
 }
 
