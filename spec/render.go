@@ -332,16 +332,16 @@ func RenderSudoers(s Sudoers) []byte {
 			if !r.Exec {
 				b.WriteString("NOEXEC: ")
 			}
-			b.WriteString(sudoersCommand(cmd))
+			b.WriteString(SudoersCommand(cmd))
 			b.WriteString("\n")
 		}
 	}
 	return []byte(b.String())
 }
 
-// sudoersCommand normalizes the spaces of a command and pins an empty
-// argument list.
-func sudoersCommand(cmd string) string {
+// SudoersCommand is a command as RenderSudoers writes it: its spaces
+// normalized, and an empty argument list pinned with "".
+func SudoersCommand(cmd string) string {
 	words := strings.Fields(cmd)
 	if len(words) == 1 {
 		words = append(words, `""`)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/provision-dev/provision/internal/distro"
+	"github.com/provision-dev/provision/internal/sudolist"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -238,6 +239,7 @@ func visudoMessage(out []byte, err error) string {
 // member yet cannot be asked about and are passed over.
 func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
 	var denied []string
+	listings := map[string][]sudolist.Entry{}
 	for _, r := range s.sudoers.Rules {
 		user, err := e.someMember(r.Who)
 		if err != nil {
@@ -246,7 +248,28 @@ func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
 		if user == "" {
 			continue
 		}
+		entries, asked := listings[user]
+		if !asked {
+			// One listing of what sudo allows the user answers for every
+			// command found in it word for word, as long as nothing in
+			// it could override that (a negated command, ALL, a
+			// wildcard); any other command is asked about on its own.
+			out, err := e.exec(ctx, distro.Sudo, "-n", "-ll", "-U", user)
+			if errors.Is(err, ErrInterrupted) {
+				return fmt.Errorf("ask sudo about %s: %w", s.sudoers.Path(), err)
+			}
+			if entries = sudolist.Parse(string(out)); err != nil || !sudolist.Literal(entries) {
+				entries = nil
+			}
+			listings[user] = entries
+		}
 		for _, cmd := range r.Commands {
+			if entry, ok := sudolist.Find(entries, strings.Fields(sudoersCommand(cmd)), r.RunAs); ok {
+				if r.NoPasswd && !entry.NoPassword {
+					denied = append(denied, fmt.Sprintf("%s may run %q only with a password", user, cmd))
+				}
+				continue
+			}
 			args := []string{"-n", "-l", "-U", user}
 			if r.RunAs != "" {
 				args = append(args, "-u", r.RunAs)
@@ -265,6 +288,10 @@ func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
 	}
 	return nil
 }
+
+// sudoersCommand is the command as RenderSudoers writes it, and sudo
+// -ll lists it: single spaces, "" after a command without arguments.
+func sudoersCommand(cmd string) string { return spec.SudoersCommand(cmd) }
 
 // someMember returns who itself for a user name, and the first member (by
 // name) of the group for a %group: a user whose primary group it is or who

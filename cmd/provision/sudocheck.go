@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/provision-dev/provision/internal/distro"
+	"github.com/provision-dev/provision/internal/sudolist"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -94,7 +95,7 @@ func sudoCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "provision sudo-check: list the rules of %s: %v\n", *user, err)
 		return exitFailed
 	}
-	entries := parseSudoListing(string(listing))
+	entries := sudolist.Parse(string(listing))
 	var verdicts []sudoVerdict
 	exit := exitOK
 	for _, l := range lines {
@@ -125,7 +126,7 @@ func sudoCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 }
 
 // judgeLine asks sudo about one command line.
-func judgeLine(ctx context.Context, line, user string, entries []sudoEntry) sudoVerdict {
+func judgeLine(ctx context.Context, line, user string, entries []sudolist.Entry) sudoVerdict {
 	words, runAs, note := commandWords(line)
 	v := sudoVerdict{Line: line, Command: strings.Join(words, " "), Note: note}
 	if len(words) == 0 {
@@ -146,7 +147,7 @@ func judgeLine(ctx context.Context, line, user string, entries []sudoEntry) sudo
 	switch e, ok := matchingEntry(entries, strings.Fields(v.Runs), runAs); {
 	case !ok:
 		v.Note = "sudo allows it by a rule whose command provision cannot read; whether it asks for a password is not known"
-	case !e.noPassword:
+	case !e.NoPassword:
 		v.Verdict = "password"
 	}
 	return v
@@ -235,60 +236,22 @@ func shellWords(line string) []string {
 	return words
 }
 
-// sudoEntry is one "Sudoers entry" of sudo -ll's listing.
-type sudoEntry struct {
-	runAs      []string
-	noPassword bool
-	commands   []string
-}
-
-// parseSudoListing reads the entries of sudo -ll -U USER.
-func parseSudoListing(out string) []sudoEntry {
-	var entries []sudoEntry
-	var cur *sudoEntry
-	inCommands := false
-	for _, line := range strings.Split(out, "\n") {
-		t := strings.TrimSpace(line)
-		switch {
-		case t == "Sudoers entry:":
-			entries = append(entries, sudoEntry{})
-			cur, inCommands = &entries[len(entries)-1], false
-		case cur == nil || t == "":
-		case strings.HasPrefix(t, "RunAsUsers:"):
-			for _, u := range strings.Split(strings.TrimPrefix(t, "RunAsUsers:"), ",") {
-				cur.runAs = append(cur.runAs, strings.TrimSpace(u))
-			}
-		case strings.HasPrefix(t, "Options:"):
-			for _, o := range strings.Split(strings.TrimPrefix(t, "Options:"), ",") {
-				if strings.TrimSpace(o) == "!authenticate" {
-					cur.noPassword = true
-				}
-			}
-		case t == "Commands:":
-			inCommands = true
-		case inCommands:
-			cur.commands = append(cur.commands, t)
-		}
-	}
-	return entries
-}
-
 // matchingEntry finds the last entry (sudo's last match wins) with a
 // command that is runs: the same program file (sudo compares files, so
 // /bin/systemctl is /usr/bin/systemctl on a merged /usr) and the same
 // arguments (an entry's program alone allows any; "" none). ok is false
 // when no entry can be read as matching (aliases, wildcards, ALL, a
 // negated command): then the caller cannot tell about a password.
-func matchingEntry(entries []sudoEntry, runs []string, runAs string) (sudoEntry, bool) {
-	var found sudoEntry
+func matchingEntry(entries []sudolist.Entry, runs []string, runAs string) (sudolist.Entry, bool) {
+	var found sudolist.Entry
 	ok := false
 	for _, e := range entries {
-		if runAs != "" && !slices.Contains(e.runAs, runAs) && !slices.Contains(e.runAs, "ALL") {
+		if runAs != "" && !slices.Contains(e.RunAs, runAs) && !slices.Contains(e.RunAs, "ALL") {
 			continue
 		}
-		for _, c := range e.commands {
+		for _, c := range e.Commands {
 			if strings.HasPrefix(c, "!") {
-				return sudoEntry{}, false
+				return sudolist.Entry{}, false
 			}
 			words := strings.Fields(c)
 			if len(words) == 0 || !sameFile(words[0], runs[0]) {

@@ -3,6 +3,8 @@ package main
 import (
 	"slices"
 	"testing"
+
+	"github.com/provision-dev/provision/internal/sudolist"
 )
 
 func TestCommandWords(t *testing.T) {
@@ -24,10 +26,7 @@ func TestCommandWords(t *testing.T) {
 }
 
 // sudo -ll's listing, as sudo 1.9 prints it.
-const listing = `Matching Defaults entries for deploy on vm:
-    env_reset, secure_path=/usr/local/sbin\:/usr/local/bin\:/usr/sbin\:/usr/bin\:/sbin\:/bin
-
-User deploy may run the following commands on vm:
+const listing = `User deploy may run the following commands on vm:
 
 Sudoers entry:
     RunAsUsers: root
@@ -39,24 +38,22 @@ Sudoers entry:
     Options: !authenticate
     Commands:
 	/bin/systemctl restart sidekiq
-	/bin/systemctl kill -s TSTP sidekiq
 `
 
-func TestParseSudoListing(t *testing.T) {
-	entries := parseSudoListing(listing)
-	if len(entries) != 2 || entries[0].noPassword || !entries[1].noPassword || len(entries[1].commands) != 2 || entries[1].runAs[0] != "root" {
-		t.Fatalf("entries %+v", entries)
-	}
-	if e, ok := matchingEntry(entries, []string{"/bin/systemctl", "restart", "sidekiq"}, ""); !ok || !e.noPassword {
+// The program sudo resolved is compared by file: /bin/systemctl and
+// /usr/bin/systemctl are one on a merged /usr.
+func TestMatchingEntry(t *testing.T) {
+	entries := sudolist.Parse(listing)
+	if e, ok := matchingEntry(entries, []string{"/bin/systemctl", "restart", "sidekiq"}, ""); !ok || !e.NoPassword {
 		t.Errorf("restart: %+v %v", e, ok)
 	}
-	if e, ok := matchingEntry(entries, []string{"/bin/true", "x"}, ""); !ok || e.noPassword {
+	if e, ok := matchingEntry(entries, []string{"/bin/true", "x"}, ""); !ok || e.NoPassword {
 		t.Errorf("true (a password): %+v %v", e, ok)
 	}
 	if _, ok := matchingEntry(entries, []string{"/bin/systemctl", "stop", "sidekiq"}, ""); ok {
 		t.Error("stop matched")
 	}
-	denied := append(parseSudoListing(listing), sudoEntry{runAs: []string{"root"}, commands: []string{"!/bin/systemctl kill -s TSTP sidekiq"}})
+	denied := append(sudolist.Parse(listing), sudolist.Entry{RunAs: []string{"root"}, Commands: []string{"!/bin/systemctl kill -s TSTP sidekiq"}})
 	if _, ok := matchingEntry(denied, []string{"/bin/systemctl", "restart", "sidekiq"}, ""); ok {
 		t.Error("a negated command is not read: the verdict must say it cannot tell")
 	}
