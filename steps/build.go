@@ -40,13 +40,28 @@ func Build(sp *spec.Spec) *Graph {
 			present = append(present, u)
 		}
 	}
+	// A group that is a user's own (its name, no other user's group) is
+	// made with the account, by one useradd -U.
+	shared := map[string]bool{}
 	for _, u := range present {
-		if _, ok := groupStep[u.Group]; !ok {
+		if u.Group != u.Name {
+			shared[u.Group] = true
+		}
+		for _, grp := range u.Groups {
+			shared[grp] = true
+		}
+	}
+	own := func(u spec.User) bool { return u.Group == u.Name && !shared[u.Name] }
+	for _, u := range present {
+		if _, ok := groupStep[u.Group]; !ok && !own(u) {
 			groupStep[u.Group] = g.Add(&ensureGroup{name: u.Group, system: u.System})
 		}
 	}
 	for _, u := range present {
-		userStep[u.Name] = g.Add(&ensureUser{user: u}, lookup(groupStep, append([]string{u.Group}, u.Groups...)...)...)
+		userStep[u.Name] = g.Add(&ensureUser{user: u, ownGroup: own(u)}, lookup(groupStep, append([]string{u.Group}, u.Groups...)...)...)
+		if own(u) {
+			groupStep[u.Group] = userStep[u.Name]
+		}
 	}
 	for _, u := range present {
 		if u.AuthorizedKeys != nil {

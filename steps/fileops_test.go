@@ -180,7 +180,7 @@ func TestSudoersSelfCheck(t *testing.T) {
 			asked = append(asked, c)
 		}
 	}
-	want := []string{"sudo -n -l -U deploy /bin/systemctl restart sidekiq", "sudo -n -l -U deploy /bin/systemctl kill -s TSTP sidekiq"}
+	want := []string{"sudo -n -ll -U deploy", "sudo -n -l -U deploy /bin/systemctl restart sidekiq", "sudo -n -l -U deploy /bin/systemctl kill -s TSTP sidekiq"}
 	if strings.Join(asked, "\n") != strings.Join(want, "\n") {
 		t.Errorf("asked sudo:\n%s\nwant:\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
 	}
@@ -216,7 +216,7 @@ func TestSudoersUncheckedByAKilledRun(t *testing.T) {
 	if last.Status != StatusChanged || !strings.HasPrefix(last.Changes[0].Summary, "check the sudo configuration") {
 		t.Errorf("sudoers step: %+v", last)
 	}
-	want := []string{"visudo -c", "sudo -n -l -U deploy /bin/systemctl restart web"}
+	want := []string{"visudo -c", "sudo -n -ll -U deploy", "sudo -n -l -U deploy /bin/systemctl restart web"}
 	if strings.Join(shadow.calls, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ran %q, want %q", shadow.calls, want)
 	}
@@ -302,5 +302,49 @@ func TestDiffHidesWhatWasNotPublic(t *testing.T) {
 	}
 	if len(got) == 0 || !strings.Contains(got[0].Diff, "-%deploy ALL= NOPASSWD: /bin/systemctl restart b") {
 		t.Errorf("own drop-in: %+v, want its diff", got)
+	}
+}
+
+// sudo's own listing of the user's rules answers for every command found
+// in it word for word, in one program; a command it lists without NOPASSWD
+// fails a rule that says nopasswd; a listing with a negated command is not
+// read, and each command is asked about on its own.
+func TestSudoersSelfCheckFromListing(t *testing.T) {
+	for _, tc := range []struct {
+		name, listing string
+		asked         int
+		fails         string
+	}{
+		{"all listed", "Sudoers entry:\n    RunAsUsers: root\n    Options: !authenticate\n    Commands:\n\t/bin/systemctl restart sidekiq\n\t/bin/systemctl kill -s TSTP sidekiq\n", 1, ""},
+		{"a password", "Sudoers entry:\n    RunAsUsers: root\n    Commands:\n\t/bin/systemctl restart sidekiq\n\t/bin/systemctl kill -s TSTP sidekiq\n", 1, `deploy may run "/bin/systemctl restart sidekiq" only with a password`},
+		{"negated", "Sudoers entry:\n    RunAsUsers: root\n    Options: !authenticate\n    Commands:\n\t/bin/systemctl restart sidekiq\n\t/bin/systemctl kill -s TSTP sidekiq\n\nSudoers entry:\n    RunAsUsers: ALL\n    Commands:\n\t!/bin/systemctl kill -s TSTP sidekiq\n", 3, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _, shadow := testHostShadow(t)
+			shadow.listing = tc.listing
+			sp := &spec.Spec{
+				Users:    []spec.User{{Name: "deploy", Group: "deploy", Home: "/home/deploy", Shell: "/bin/bash"}},
+				Services: []spec.Service{sidekiq()},
+			}
+			var steps []Step
+			for _, s := range Build(sp).Steps() {
+				if strings.HasPrefix(s.ID(), "user") || strings.HasPrefix(s.ID(), "sudoers") {
+					steps = append(steps, s)
+				}
+			}
+			_, err := Run(context.Background(), h, graphOf(steps...), ModeApply, nil)
+			asked := 0
+			for _, c := range shadow.calls {
+				if strings.HasPrefix(c, distro.Sudo+" ") {
+					asked++
+				}
+			}
+			if asked != tc.asked {
+				t.Errorf("ran sudo %d times, want %d: %q", asked, tc.asked, shadow.calls)
+			}
+			if (err != nil) != (tc.fails != "") || err != nil && !strings.Contains(err.Error(), tc.fails) {
+				t.Errorf("apply: %v, want %q", err, tc.fails)
+			}
+		})
 	}
 }

@@ -237,7 +237,7 @@ func TestPlanChangesNothing(t *testing.T) {
 		}
 		got = append(got, r.ID)
 	}
-	want := []string{"group deploy", "user deploy", "sudoers /etc/sudoers.d/sidekiq-users",
+	want := []string{"user deploy", "sudoers /etc/sudoers.d/sidekiq-users",
 		"unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload", "service sidekiq"}
 	if !slices.Equal(got, want) {
 		t.Errorf("steps = %q, want %q", got, want)

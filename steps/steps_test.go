@@ -63,6 +63,8 @@ type fakeShadow struct {
 	calls    []string
 	// sudoDenies lists commands the fake sudo -l refuses.
 	sudoDenies []string
+	// listing is what the fake sudo -ll prints.
+	listing string
 }
 
 func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -77,6 +79,9 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 		return ExecCommand(ctx, "/usr/sbin/visudo", args...)
 	}
 	if name == distro.Sudo {
+		if args[1] == "-ll" {
+			return []byte(f.listing), nil
+		}
 		if slices.Contains(f.sudoDenies, strings.Join(args[4:], " ")) {
 			return nil, fmt.Errorf("sudo: exit status 1")
 		}
@@ -87,6 +92,9 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 	case distro.Groupadd:
 		f.appendLine("etc/group", fmt.Sprintf("%s:x:%d:", target, f.gid))
 	case distro.Useradd:
+		if _, ok := opts["-U"]; ok {
+			f.appendLine("etc/group", fmt.Sprintf("%s:x:%d:", target, f.gid))
+		}
 		f.appendLine("etc/passwd", fmt.Sprintf("%s:x:%d:%d::%s:%s", target, f.uid, f.gid, opts["-d"], opts["-s"]))
 		f.setMembership(target, opts)
 		if _, ok := opts["-m"]; ok {

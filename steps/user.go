@@ -26,6 +26,10 @@ import (
 // removed by hand) is made as useradd -m makes it (see createHome).
 type ensureUser struct {
 	user spec.User
+	// ownGroup says the primary group is the user's own (its name, no
+	// other user's group): a new account gets it from useradd -U, in
+	// the same program.
+	ownGroup bool
 }
 
 func (s *ensureUser) ID() string { return "user " + s.user.Name }
@@ -62,9 +66,11 @@ func (s *ensureUser) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read groups: %w", err)
 	}
+	_, groupExists := grps[u.Group]
+	makeGroup := s.ownGroup && !groupExists
 	if e.Apply {
 		for _, g := range append([]string{u.Group}, u.Groups...) {
-			if _, ok := grps[g]; !ok {
+			if _, ok := grps[g]; !ok && !(makeGroup && g == u.Group) {
 				return nil, fmt.Errorf("user %s: group %s does not exist", u.Name, g)
 			}
 		}
@@ -76,11 +82,17 @@ func (s *ensureUser) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if !exists {
 		home, shell := s.home(), s.shell()
 		c := Change{Summary: fmt.Sprintf("create user, group %s, home %s, shell %s", u.Group, orNone(home), shell)}
+		if makeGroup {
+			c.Summary = fmt.Sprintf("create user and its group %s, home %s, shell %s", u.Group, orNone(home), shell)
+		}
 		if len(wantGroups) > 0 {
 			c.Summary += ", groups " + strings.Join(wantGroups, ",")
 		}
 		if e.Apply {
 			args := append(e.rootArgs(), "-g", u.Group, "-s", shell)
+			if makeGroup {
+				args = append(e.rootArgs(), "-U", "-s", shell)
+			}
 			if u.System {
 				args = append(args, "--system")
 			}

@@ -106,25 +106,25 @@ func TestApplyRootTree(t *testing.T) {
 		os.WriteFile(filepath.Join(root, "etc", f), data, 0o644)
 	}
 	code, out, errOut := runCmd(t, "", "plan", "-f", example, "--root", root)
-	if code != exitOK || !strings.Contains(out, "plan: 10 to change") {
+	if code != exitOK || !strings.Contains(out, "plan: 9 to change") {
 		t.Fatalf("plan = %d\n%s%s", code, out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(root, "data")); !os.IsNotExist(err) {
 		t.Fatalf("plan created /data: %v", err)
 	}
 	code, out, errOut = runCmd(t, "", "verify", "-f", example, "--root", root)
-	if code != exitDrift || !strings.Contains(out, "drift    user deploy\n") || !strings.Contains(out, "verify: 10 drifted, 2 ok") {
+	if code != exitDrift || !strings.Contains(out, "drift    user deploy\n") || !strings.Contains(out, "verify: 9 drifted, 2 ok") {
 		t.Fatalf("verify before apply = %d, want %d\n%s%s", code, exitDrift, out, errOut)
 	}
 	code, out, errOut = runCmd(t, "", "apply", "-f", example, "--root", root)
-	if code != exitOK || !strings.Contains(out, "10 changed, 0 failed") {
+	if code != exitOK || !strings.Contains(out, "9 changed, 0 failed") {
 		t.Fatalf("apply = %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runCmd(t, "", "apply", "-f", example, "--root", root)
-	if code != exitOK || !strings.Contains(out, "apply: 12 ok, 0 changed") {
+	if code != exitOK || !strings.Contains(out, "apply: 11 ok, 0 changed") {
 		t.Fatalf("second apply = %d\n%s%s", code, out, errOut)
 	}
-	if code, out, _ := runCmd(t, "", "verify", "-f", example, "--root", root); code != exitOK || !strings.Contains(out, "verify: 0 drifted, 12 ok") {
+	if code, out, _ := runCmd(t, "", "verify", "-f", example, "--root", root); code != exitOK || !strings.Contains(out, "verify: 0 drifted, 11 ok") {
 		t.Errorf("verify after apply = %d\n%s", code, out)
 	}
 	os.Chmod(filepath.Join(root, "data/apps/outmuscleme/shared/.env"), 0o644)
@@ -153,11 +153,11 @@ func TestJSONOutput(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("plan output is not JSON: %v\n%s", err, out)
 	}
-	if doc.Command != "plan" || doc.ExitCode != exitOK || len(doc.Steps) != 12 || doc.Summary.WouldChange+doc.Summary.OK != 12 || doc.Summary.Changed != 0 {
+	if doc.Command != "plan" || doc.ExitCode != exitOK || len(doc.Steps) != 11 || doc.Summary.WouldChange+doc.Summary.OK != 11 || doc.Summary.Changed != 0 {
 		t.Errorf("plan document: %+v", doc)
 	}
 	first := doc.Steps[0]
-	if first.ID != "group deploy" || first.Status != "would_change" || len(first.Changes) != 1 || first.Changes[0].Summary != "create group" {
+	if first.ID != "user deploy" || first.Status != "would_change" || len(first.Changes) != 1 || first.Changes[0].Summary != "create user and its group deploy, home /home/deploy, shell /bin/bash" {
 		t.Errorf("first step: %+v", first)
 	}
 	for _, s := range doc.Steps {

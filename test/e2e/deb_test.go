@@ -81,7 +81,7 @@ _provision; printf '%s\n' "${COMPREPLY[@]}"`
 	// The shipped example, applied from where the package puts it.
 	code, out := exitCode(t, c, "provision", "apply", "-f", docExample)
 	t.Logf("provision apply -f %s: exit %d\n%s", docExample, code, out)
-	if n := recap(t, out); code != 0 || n[1] != 11 || n[2] != 0 {
+	if n := recap(t, out); code != 0 || n[1] != 10 || n[2] != 0 {
 		t.Errorf("apply of the packaged example: exit %d, recap %v, want 11 changed", code, n)
 	}
 	if code, out := exitCode(t, c, "provision", "verify", "-f", docExample); code != 0 {

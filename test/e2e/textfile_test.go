@@ -96,7 +96,7 @@ func TestVerifyTextfile(t *testing.T) {
 		"provision_verify_exit_code":                        0,
 		"provision_verify_drifted_steps":                    0,
 		"provision_verify_failed_steps":                     0,
-		"provision_verify_steps":                            13,
+		"provision_verify_steps":                            12,
 		"provision_build_info{version=" + testVersion + "}": 1,
 	})
 	for k := range samples {

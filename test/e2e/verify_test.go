@@ -45,13 +45,13 @@ func TestVerifyAndJSON(t *testing.T) {
 
 	code, out := exitCode(t, c, "provision", "plan", "--output", "json")
 	plan := decodeRun(t, out)
-	if code != 0 || plan.Command != "plan" || plan.Summary["would_change"] != 11 || plan.Summary["ok"] != 1 || plan.Summary["changed"] != 0 {
+	if code != 0 || plan.Command != "plan" || plan.Summary["would_change"] != 10 || plan.Summary["ok"] != 1 || plan.Summary["changed"] != 0 {
 		t.Errorf("plan --output json: exit %d, %+v", code, plan)
 	}
 
 	code, out = exitCode(t, c, "provision", "apply", "--output", "json")
 	apply := decodeRun(t, out)
-	if code != 0 || apply.ExitCode != 0 || apply.Summary["changed"] != 11 || len(apply.Steps) != 12 {
+	if code != 0 || apply.ExitCode != 0 || apply.Summary["changed"] != 10 || len(apply.Steps) != 11 {
 		t.Errorf("apply --output json: exit %d, %+v", code, apply)
 	}
 	for _, s := range apply.Steps {
@@ -60,7 +60,7 @@ func TestVerifyAndJSON(t *testing.T) {
 		}
 	}
 
-	if code, out := exitCode(t, c, "provision", "verify"); code != 0 || !strings.Contains(out, "verify: 0 drifted, 12 ok") {
+	if code, out := exitCode(t, c, "provision", "verify"); code != 0 || !strings.Contains(out, "verify: 0 drifted, 11 ok") {
 		t.Errorf("verify on a converged host: exit %d\n%s", code, out)
 	}
 
@@ -69,7 +69,7 @@ func TestVerifyAndJSON(t *testing.T) {
 	before := stamps(t, c, managed...)
 	code, out = exitCode(t, c, "provision", "verify")
 	if code != 3 || !strings.Contains(out, "drift    user deploy") || !strings.Contains(out, "shell /bin/sh -> /bin/bash") ||
-		!strings.Contains(out, "mode 0644 -> 0600") || !strings.Contains(out, "verify: 2 drifted, 10 ok") {
+		!strings.Contains(out, "mode 0644 -> 0600") || !strings.Contains(out, "verify: 2 drifted, 9 ok") {
 		t.Errorf("verify on a drifted host: exit %d, want 3\n%s", code, out)
 	}
 	if after := stamps(t, c, managed...); after != before {
