@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/provision-dev/provision/internal/distro"
@@ -139,7 +140,10 @@ func convergedHost(b *testing.B, sp *spec.Spec) (*steps.Host, *fakeSystemd) {
 			b.Fatal(err)
 		}
 	}
-	sd := &fakeSystemd{states: map[string]steps.UnitState{}}
+	sd := &fakeSystemd{states: map[string]steps.UnitState{}, configs: map[string]steps.UnitConfig{}}
+	for _, svc := range sp.Services {
+		sd.configs[svc.UnitName()] = loadedConfig(svc)
+	}
 	h := steps.NewHost(root, sd)
 	h.Exec = setupExec
 	results, err := steps.Run(context.Background(), h, steps.Build(sp), steps.ModeApply, nil)
@@ -177,8 +181,72 @@ func setupExec(ctx context.Context, name string, args ...string) ([]byte, error)
 // nil interface makes them panic.
 type fakeSystemd struct {
 	steps.Systemd
-	states    map[string]steps.UnitState
+	states map[string]steps.UnitState
+	// configs are what Config reports systemd loaded, by unit.
+	configs   map[string]steps.UnitConfig
 	mutations int
+}
+
+// Config returns what systemd would have loaded from the unit file the
+// spec's service gets, for the read-back after a reload.
+func (f *fakeSystemd) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
+	if cfg, ok := f.configs[unit]; ok {
+		return cfg, nil
+	}
+	return steps.UnitConfig{LoadState: steps.LoadNotFound}, nil
+}
+
+// loadedConfig is what systemd loads from the unit file provision writes
+// for svc (a plain service, not a template): its settings read as systemd
+// reads them (words split and unquoted, "%%" undone, RestartSec= in
+// microseconds), over systemd's defaults.
+func loadedConfig(svc spec.Service) steps.UnitConfig {
+	cfg := steps.UnitConfig{
+		LoadState: steps.LoadLoaded, FragmentPath: svc.UnitPath(),
+		Description: svc.UnitName(), Type: "simple", Restart: "no", RestartUSec: 100000,
+	}
+	unspecify := func(v string) string {
+		u, _ := spec.Unspecify(v, "")
+		return u
+	}
+	for _, st := range svc.Settings() {
+		v := st.Value
+		switch st.Section + "." + st.Name {
+		case "Unit.Description":
+			cfg.Description = unspecify(v)
+		case "Service.Type":
+			cfg.Type = v
+		case "Service.User":
+			cfg.User = unspecify(v)
+		case "Service.Group":
+			cfg.Group = unspecify(v)
+		case "Service.WorkingDirectory":
+			cfg.WorkingDirectory = unspecify(v)
+		case "Service.Restart":
+			cfg.Restart = v
+		case "Service.SyslogIdentifier":
+			cfg.SyslogIdentifier = unspecify(v)
+		case "Service.RestartSec":
+			cfg.RestartUSec, _ = spec.ParseTimeSpan(v)
+		case "Service.Environment":
+			words, _ := spec.SplitWords(v)
+			for _, w := range words {
+				cfg.Environment = append(cfg.Environment, unspecify(w))
+			}
+		case "Service.EnvironmentFile":
+			cfg.EnvironmentFiles = append(cfg.EnvironmentFiles, unspecify(v))
+		case "Service.ExecStart":
+			_, words, _, _ := spec.SplitExec(v)
+			argv := make([]string, len(words))
+			for i, w := range words {
+				argv[i] = unspecify(w)
+			}
+			cfg.ExecStart = append(cfg.ExecStart, argv)
+		case "Install.WantedBy":
+			cfg.WantedBy = append(cfg.WantedBy, strings.Fields(v)...)
+		}
+	}
+	return cfg
 }
 
 func (f *fakeSystemd) reset() { f.mutations = 0 }
