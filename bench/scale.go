@@ -53,5 +53,10 @@ services:
 // WorkerName is the name of the i-th service (from 1) of ScalingSpec.
 func WorkerName(i int) string { return fmt.Sprintf("worker-%03d", i) }
 
-// ScalingSizes are the numbers of services of the scaling runs.
-var ScalingSizes = []int{1, 10, 100}
+// ScalingSizes are the numbers of services of the scaling runs. The
+// largest spec, some 520 KB, stays under spec.MaxSize (TestScalingSpecFits).
+var ScalingSizes = []int{1, 10, 100, 1000}
+
+// GoalServices is the size of the scaling spec that the goals for many
+// services are set for.
+const GoalServices = 100

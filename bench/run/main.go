@@ -7,13 +7,17 @@
 // host: files, modes, owners and contents, the account, visudo -c, the
 // unit loaded, enabled and inactive, the number of daemon-reloads, and,
 // for a no-op, a listing of every file involved (metadata and checksums)
-// that must not have changed. It also times provision's no-op on specs
-// with 1, 10 and 100 services, and, with -analyze, shows where
-// provision's time goes: syscalls, commands executed and D-Bus calls per
-// run (strace), time per step, and a CPU profile of the no-op.
+// that must not have changed. It also times provision's first converge
+// and no-op on specs with 1, 10, 100 and 1000 services, and, with
+// -analyze, shows where provision's time goes: the floor of each phase
+// (process start, spec load, D-Bus connect, state reads, each helper
+// command, the daemon-reload), syscalls, commands executed and D-Bus
+// calls per run (strace), time per step, and a CPU profile of the no-op.
 //
-// It prints a table, the ratios between tools and the issue's targets,
-// met or not. It must run as root, with ansible-playbook, strace and
+// It prints the tools side by side, the ratios, the goals set for
+// provision with what was measured and whether each is met, the scaling
+// table and where the time goes; -markdown writes the same tables as
+// Markdown. It must run as root, with ansible-playbook, strace and
 // /usr/bin/time installed on the host (`make bench-deps`). `make bench`
 // runs it after the Go benchmarks.
 package main
@@ -28,7 +32,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +66,7 @@ type options struct {
 	noop          int
 	scaleRuns     int
 	scale         bool
+	sizes         []int
 	analyze       bool
 	tools         string
 	markdown      string
@@ -80,7 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ansibleRounds, "ansible-rounds", 1, "fresh containers for ansible (at most -rounds; each costs ~50 s)")
 	fs.IntVar(&o.noop, "noop", 5, "no-op runs per container (at least 5)")
 	fs.IntVar(&o.scaleRuns, "scale-runs", 5, "no-op runs per size of the scaling run")
-	fs.BoolVar(&o.scale, "scale", true, "time provision's no-op with 1, 10 and 100 services")
+	fs.BoolVar(&o.scale, "scale", true, "time provision's first converge and no-op on specs of -sizes services")
+	sizes := fs.String("sizes", joinInts(bench.ScalingSizes, ","), "comma-separated `numbers` of services of the scaling run")
 	fs.BoolVar(&o.analyze, "analyze", true, "trace and profile provision (and trace the shell script) in extra containers")
 	fs.StringVar(&o.tools, "tools", "provision,shell,ansible", "comma-separated `tools` to measure")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the tables as Markdown to `file`")
@@ -94,6 +99,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.noop < 5 {
 		fmt.Fprintln(stderr, "bench: -noop must be at least 5")
 		return 2
+	}
+	for _, f := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(stderr, "bench: -sizes: %q is not a number of services\n", f)
+			return 2
+		}
+		o.sizes = append(o.sizes, n)
 	}
 	o.ansibleRounds = min(o.ansibleRounds, o.rounds)
 	if err := preflight(o); err != nil {
@@ -109,7 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var md strings.Builder
-	r.print(stdout, &md)
+	r.print(stdout)
+	r.markdown(&md)
 	if o.markdown != "" {
 		if err := os.WriteFile(o.markdown, []byte(md.String()), 0o644); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
@@ -163,9 +177,18 @@ type toolResult struct {
 
 // scaleResult is provision on a spec with n services.
 type scaleResult struct {
-	n     int
-	first sample
-	noop  series
+	n int
+	// specBytes is the size of the spec.
+	specBytes int
+	// skipped says why this size was not measured, or is "".
+	skipped string
+	first   sample
+	// reloads counts the daemon-reloads of the first converge.
+	reloads int
+	noop    series
+	// reload is `systemctl daemon-reload` alone in the same container,
+	// after the runs: median of 3.
+	reload time.Duration
 }
 
 // report is the whole run.
@@ -187,12 +210,16 @@ type report struct {
 	// leave the enabled unit loaded as a boot would.
 	loadedNoop time.Duration
 	scale      []scaleResult
-	analysis   []string
-	// scaleTrace describes a no-op of the largest scaling spec under
-	// strace, made in the scaling run's container.
-	scaleTrace []string
-	probe      *probeReport
-	elapsed    time.Duration
+	// traces are the runs made under strace -f: provision's and the
+	// script's first converge and no-op, and a no-op of the scaling spec
+	// of bench.GoalServices services.
+	traces []traced
+	// init is provision's package initialization.
+	init initTrace
+	// probe is provision's phases timed in process on the example;
+	// scaleProbe on the scaling spec of bench.GoalServices services.
+	probe, scaleProbe *probeReport
+	elapsed           time.Duration
 }
 
 func measureAll(ctx context.Context, o options, log io.Writer) (*report, error) {
@@ -259,15 +286,22 @@ func measureAll(ctx context.Context, o options, log io.Writer) (*report, error) 
 		}
 	}
 	if o.scale {
-		for _, n := range bench.ScalingSizes {
+		for _, n := range o.sizes {
+			if size := len(bench.ScalingSpec(n)); size > spec.MaxSize {
+				r.scale = append(r.scale, scaleResult{n: n, specBytes: size,
+					skipped: fmt.Sprintf("not measured: the spec is %d bytes, over spec.MaxSize (%d)", size, spec.MaxSize)})
+				fmt.Fprintf(log, "bench: provision with %d services: skipped, the spec is over spec.MaxSize\n", n)
+				continue
+			}
 			fmt.Fprintf(log, "bench: provision with %d services (load %s)\n", n, loadAverage())
-			traced := o.analyze && n == bench.ScalingSizes[len(bench.ScalingSizes)-1]
-			s, trace, err := runScale(ctx, o, n, traced, log)
+			s, trace, err := runScale(ctx, o, n, o.analyze && n == bench.GoalServices, log)
 			if err != nil {
 				return nil, fmt.Errorf("scaling, %d services: %w", n, err)
 			}
 			r.scale = append(r.scale, s)
-			r.scaleTrace = append(r.scaleTrace, trace...)
+			if trace != nil {
+				r.traces = append(r.traces, *trace)
+			}
 		}
 	}
 	if o.analyze {
@@ -394,10 +428,12 @@ func (r *report) measureFloor(ctx context.Context, c *nspawn.Container) error {
 }
 
 // runScale converges a fresh container to bench.ScalingSpec(n) with
-// provision and times its no-op runs; with traced, it then describes one
-// more no-op under strace.
-func runScale(ctx context.Context, o options, n int, traced bool, log io.Writer) (scaleResult, []string, error) {
-	sp, err := spec.Load("scaling.yaml", bench.ScalingSpec(n))
+// provision and times its no-op runs; withTrace, it then traces one
+// more no-op under strace. Last, it times `systemctl daemon-reload`
+// alone, with the n units there.
+func runScale(ctx context.Context, o options, n int, withTrace bool, log io.Writer) (scaleResult, *traced, error) {
+	data := bench.ScalingSpec(n)
+	sp, err := spec.Load("scaling.yaml", data)
 	if err != nil {
 		return scaleResult{}, nil, err
 	}
@@ -410,7 +446,7 @@ func runScale(ctx context.Context, o options, n int, traced bool, log io.Writer)
 	if err := c.CopyIn(o.in.provision, ctrProvison, 0o755); err != nil {
 		return scaleResult{}, nil, err
 	}
-	if err := c.WriteFile(ctrSpec, bench.ScalingSpec(n), 0o644); err != nil {
+	if err := c.WriteFile(ctrSpec, data, 0o644); err != nil {
 		return scaleResult{}, nil, err
 	}
 	t := provisionTool(o.in.spec)
@@ -422,6 +458,8 @@ func runScale(ctx context.Context, o options, n int, traced bool, log io.Writer)
 	if err != nil {
 		return scaleResult{}, nil, fmt.Errorf("first converge: %w", err)
 	}
+	s := scaleResult{n: n, specBytes: len(data), first: first.sample, reloads: after.reloads - before.reloads}
+	fmt.Fprintf(log, "bench:   first %s ms, %d daemon-reload(s)\n", ms(s.first.wall), s.reloads)
 	var noop []sample
 	for i := range o.scaleRuns {
 		res, next, err := converge(ctx, c, t, want, after, true)
@@ -431,15 +469,28 @@ func runScale(ctx context.Context, o options, n int, traced bool, log io.Writer)
 		noop = append(noop, res.sample)
 		after = next
 	}
-	s := scaleResult{n: n, first: first.sample, noop: summarize(noop)}
-	fmt.Fprintf(log, "bench:   first %s ms, no-op median %s ms\n", ms(s.first.wall), ms(s.noop.median))
-	if !traced {
-		return s, nil, nil
+	s.noop = summarize(noop)
+	fmt.Fprintf(log, "bench:   no-op median %s ms\n", ms(s.noop.median))
+	var trace *traced
+	if withTrace {
+		run, err := traceRun(ctx, c, fmt.Sprintf("provision, %d services,", n), t, want, true)
+		if err != nil {
+			return scaleResult{}, nil, fmt.Errorf("trace: %w", err)
+		}
+		trace = &run
 	}
-	trace, err := traceRun(ctx, c, fmt.Sprintf("provision, %d services,", n), t, want, true)
-	if err != nil {
-		return scaleResult{}, nil, fmt.Errorf("trace: %w", err)
+	var walls []time.Duration
+	for range 3 {
+		res, err := measure(ctx, c, "systemctl", "daemon-reload")
+		if err != nil {
+			return scaleResult{}, nil, err
+		}
+		if res.exit != 0 {
+			return scaleResult{}, nil, fmt.Errorf("systemctl daemon-reload exited %d: %s", res.exit, res.stderr)
+		}
+		walls = append(walls, res.wall)
 	}
+	s.reload = median(walls)
 	return s, trace, nil
 }
 
@@ -477,140 +528,11 @@ func (r *report) tool(name string) *toolResult {
 	return nil
 }
 
-// print writes the report as text to w and its tables as Markdown to md.
-func (r *report) print(w io.Writer, md io.Writer) {
-	static := "static"
-	if !r.binStatic {
-		static = "NOT static"
-	}
-	fmt.Fprintf(w, "\n== provision benchmark, %s, %d CPUs\n", r.started.UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU())
-	fmt.Fprintf(w, "load average (1/5/15 min): %s at start, %s at end; took %s\n", r.loadBefore, r.loadAfter, r.elapsed.Round(time.Second))
-	fmt.Fprintf(w, "%s: %s, %s MB, %s; %s\n", r.o.in.provision, r.version, mb(r.binSize/1024), static, r.ansible)
-	fmt.Fprintf(w, "per tool: %d fresh container(s) (ansible: %d), each a first converge then %d no-op runs, the host verified after every run\n\n",
-		r.o.rounds, r.o.ansibleRounds, r.o.noop)
-
-	fmt.Fprintf(md, "| tool | run | n | min ms | median ms | max ms | peak RSS MB | daemon-reloads |\n|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(w, "%-10s %-6s %3s %9s %10s %9s %12s %15s\n", "tool", "run", "n", "min ms", "median ms", "max ms", "peak RSS MB", "daemon-reloads")
-	for _, t := range r.tools {
-		for _, row := range []struct {
-			run     string
-			samples []sample
-			reloads string
-		}{
-			{"first", t.first, joinInts(t.reloads)},
-			{"no-op", t.noop, strconv.Itoa(t.noopReloads)},
-		} {
-			s := summarize(row.samples)
-			fmt.Fprintf(w, "%-10s %-6s %3d %9s %10s %9s %12s %15s\n", t.name, row.run, s.n, ms(s.min), ms(s.median), ms(s.max), mb(s.rssKB), row.reloads)
-			fmt.Fprintf(md, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", t.name, row.run, s.n, ms(s.min), ms(s.median), ms(s.max), mb(s.rssKB), row.reloads)
-		}
-	}
-	fmt.Fprintln(w, "(daemon-reloads: per first converge, and in all no-op runs together)")
-
-	p, sh, an := r.tool("provision"), r.tool("shell"), r.tool("ansible")
-	med := func(t *toolResult, first bool) time.Duration {
-		if t == nil {
-			return 0
-		}
-		if first {
-			return summarize(t.first).median
-		}
-		return summarize(t.noop).median
-	}
-	if p != nil {
-		fmt.Fprintf(w, "\nratios of medians      first converge   no-op\n")
-		fmt.Fprintf(md, "\n| ratio of medians | first converge | no-op |\n|---|---|---|\n")
-		for _, peer := range []*toolResult{sh, an} {
-			if peer == nil {
-				continue
-			}
-			a, b := ratio(med(p, true), med(peer, true)), ratio(med(p, false), med(peer, false))
-			fmt.Fprintf(w, "provision / %-10s %-16s %s\n", peer.name, a, b)
-			fmt.Fprintf(md, "| provision / %s | %s | %s |\n", peer.name, a, b)
-		}
-	}
-	fmt.Fprintln(w)
-	if r.trueWall > 0 {
-		fmt.Fprintf(w, "floor in the container (medians): /bin/true %s ms, provision version %s ms, systemctl daemon-reload %s ms\n",
-			ms(r.trueWall), ms(r.versionWall), ms(r.reloadWall))
-		fmt.Fprintf(w, "provision no-op after those daemon-reloads, with the enabled unit loaded as after a boot: %s ms (median of 5)\n", ms(r.loadedNoop))
-	}
-	for _, t := range r.tools {
-		if t.gnuTime != "" {
-			fmt.Fprintf(w, "/usr/bin/time -f '%%e %%M' on one more %s no-op: %s\n", t.name, t.gnuTime)
-		}
-	}
-
-	if len(r.scale) > 0 {
-		fmt.Fprintf(w, "\nscaling: provision with N services (unit + sudoers drop-in each), fresh container per N, no-op median of %d\n", r.o.scaleRuns)
-		fmt.Fprintf(w, "%8s %9s %10s %13s %18s\n", "services", "first ms", "no-op ms", "no-op max ms", "no-op ms/service")
-		fmt.Fprintf(md, "\n| services | first ms | no-op median ms | no-op max ms | no-op ms/service |\n|---|---|---|---|---|\n")
-		for _, s := range r.scale {
-			per := s.noop.median / time.Duration(s.n)
-			fmt.Fprintf(w, "%8d %9s %10s %13s %18s\n", s.n, ms(s.first.wall), ms(s.noop.median), ms(s.noop.max), ms(per))
-			fmt.Fprintf(md, "| %d | %s | %s | %s | %s |\n", s.n, ms(s.first.wall), ms(s.noop.median), ms(s.noop.max), ms(per))
-		}
-	}
-
-	fmt.Fprintf(w, "\ntargets (medians, same run)\n")
-	fmt.Fprintf(md, "\n| target | measured | met |\n|---|---|---|\n")
-	target := func(name string, ok bool, measured string) {
-		mark := "MET    "
-		if !ok {
-			mark = "NOT MET"
-		}
-		fmt.Fprintf(w, "  %s  %-44s %s\n", mark, name, measured)
-		yes := "yes"
-		if !ok {
-			yes = "**no**"
-		}
-		fmt.Fprintf(md, "| %s | %s | %s |\n", name, measured, yes)
-	}
-	if p != nil {
-		pn, pf := med(p, false), med(p, true)
-		target("no-op apply <= 10 ms wall", pn <= 10*time.Millisecond, ms(pn)+" ms")
-		if sh != nil {
-			target("no-op <= 1/15 of the shell script's", pn*15 <= med(sh, false), fmt.Sprintf("%s ms vs %s ms: %s", ms(pn), ms(med(sh, false)), ratio(pn, med(sh, false))))
-		}
-		one := true
-		for _, n := range p.reloads {
-			one = one && n == 1
-		}
-		target("first converge: exactly one daemon-reload", one && p.noopReloads == 0, "reloads per first converge: "+joinInts(p.reloads))
-		if r.reloadWall > 0 {
-			besides := pf - r.reloadWall
-			target("first converge: <= 100 ms besides the reload", besides <= 100*time.Millisecond,
-				fmt.Sprintf("%s ms - %s ms (systemctl daemon-reload) = %s ms", ms(pf), ms(r.reloadWall), ms(besides)))
-		}
-		if sh != nil {
-			target("first converge <= 0.6x the shell script's", float64(pf) <= 0.6*float64(med(sh, true)), fmt.Sprintf("%s ms vs %s ms: %s", ms(pf), ms(med(sh, true)), ratio(pf, med(sh, true))))
-		}
-		rss := max(summarize(p.first).rssKB, summarize(p.noop).rssKB)
-		target("peak RSS <= 15 MB", rss*1024 <= 15e6, mb(rss)+" MB")
-	}
-	target("static binary <= 10 MB", r.binStatic && r.binSize <= 10e6, fmt.Sprintf("%s MB, %s", mb(r.binSize/1024), static))
-	for _, s := range r.scale {
-		if s.n == 100 {
-			target("100 units no-op <= 50 ms", s.noop.median <= 50*time.Millisecond, ms(s.noop.median)+" ms")
-		}
-	}
-	fmt.Fprintf(md, "\nLoad average %s at start, %s at end; %s.\n", r.loadBefore, r.loadAfter, r.version)
-
-	if len(r.analysis) > 0 || r.probe != nil {
-		fmt.Fprintf(w, "\n== where the time goes\n")
-		for _, a := range r.analysis {
-			fmt.Fprintln(w, a)
-		}
-		if r.probe != nil {
-			r.probe.print(w)
-		}
-	}
-}
-
-func joinInts(ns []int) string {
+// joinInts formats ns separated by sep.
+func joinInts(ns []int, sep string) string {
 	s := make([]string, len(ns))
 	for i, n := range ns {
 		s[i] = strconv.Itoa(n)
 	}
-	return strings.Join(s, " ")
+	return strings.Join(s, sep)
 }

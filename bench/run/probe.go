@@ -1,19 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
@@ -31,15 +33,74 @@ type probeRun struct {
 	Step    map[string]time.Duration // by step ID
 	Status  map[string]string        // by step ID
 	Order   []string                 // step IDs in run order
+	// Execs are the helper commands the run executed, in order, each
+	// timed from just before its fork to just after its wait, as
+	// provision runs it (steps.Host.Exec).
+	Execs []probeExec
+	// Calls sums the calls the steps made to systemd, by method of
+	// steps.Systemd.
+	Calls map[string]probeCall
+}
+
+// probeExec is one helper command run by a probed converge.
+type probeExec struct {
+	Argv   []string
+	Wall   time.Duration
+	Failed bool
+}
+
+// probeCall is the calls of one steps.Systemd method in a run.
+type probeCall struct {
+	N    int
+	Wall time.Duration
+}
+
+// stateReads are the steps.Systemd methods that read state and load
+// nothing.
+var stateReads = []string{"States", "Loaded", "SystemState"}
+
+// systemdWall returns the time the run spent in the calls named, or in
+// all calls when names is empty.
+func (r probeRun) systemdWall(names ...string) (time.Duration, int) {
+	var d time.Duration
+	n := 0
+	for name, c := range r.Calls {
+		if len(names) == 0 || slices.Contains(names, name) {
+			d += c.Wall
+			n += c.N
+		}
+	}
+	return d, n
+}
+
+// execWall returns the time the run spent in helper commands.
+func (r probeRun) execWall() time.Duration {
+	var d time.Duration
+	for _, e := range r.Execs {
+		d += e.Wall
+	}
+	return d
+}
+
+// probeReplay is a read-only helper command of the first converge run
+// again, as provision runs it, on the converged host.
+type probeReplay struct {
+	Argv  []string
+	Walls []time.Duration
 }
 
 // probeReport is what the probe mode prints, as JSON.
 type probeReport struct {
-	First probeRun
-	Noop  []probeRun
+	// Services is the number of services of the probed spec.
+	Services int
+	First    probeRun
+	Noop     []probeRun
 	// NoopLoaded are no-op runs after daemon-reloads, with the units
 	// loaded by systemd.
 	NoopLoaded []probeRun
+	// Replays are the read-only helper commands of the first converge
+	// (visudo, sudo), each run again several times.
+	Replays []probeReplay
 	// Reload times daemon-reloads over the probe's D-Bus connection.
 	Reload []time.Duration
 	// AllocPerNoop is the heap allocated by one in-process no-op.
@@ -55,13 +116,15 @@ type probeReport struct {
 
 // probeMain is this program's mode inside a container: it converges the
 // host to a spec the way `provision apply` does, with the same packages,
-// timing each phase and each step, then repeats the no-op, profiles the
-// CPU over more no-op runs, times daemon-reloads and repeats the no-op
-// once more.
+// timing each phase, each step, each helper command and each call to
+// systemd; then it runs the read-only helper commands again, repeats the
+// no-op, profiles the CPU over more no-op runs, times daemon-reloads and
+// repeats the no-op once more.
 func probeMain(args []string) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	file := fs.String("f", ctrSpec, "spec `file`")
 	n := fs.Int("n", 30, "timed no-op runs")
+	replays := fs.Int("replays", 5, "runs of each read-only helper command of the first converge")
 	profileRuns := fs.Int("profile-runs", 150, "no-op runs under the CPU profiler")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the profiled runs to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +138,23 @@ func probeMain(args []string) int {
 		return 1
 	}
 	rep.First = first
+	data, err := os.ReadFile(*file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return 1
+	}
+	sp, err := spec.Load(*file, data)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return 1
+	}
+	rep.Services = len(sp.Services)
+	rep.Replays, err = replayHelpers(ctx, first.Execs, sp, *replays)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		return 1
+	}
+
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range *n {
@@ -88,6 +168,10 @@ func probeMain(args []string) int {
 				fmt.Fprintf(os.Stderr, "probe: no-op: %s is %s\n", id, st)
 				return 1
 			}
+		}
+		if len(r.Execs) > 0 {
+			fmt.Fprintf(os.Stderr, "probe: no-op ran %q\n", r.Execs[0].Argv)
+			return 1
 		}
 		rep.Noop = append(rep.Noop, r)
 	}
@@ -135,7 +219,7 @@ func probeMain(args []string) int {
 	}
 	conn.Close()
 
-	for range *n / 3 {
+	for range max(*n/3, 1) {
 		r, err := probeOnce(ctx, *file)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "probe: no-op:", err)
@@ -175,7 +259,9 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	// start of Run) to its own report, which Run makes as soon as the
 	// step is done.
 	start = time.Now()
-	h := steps.NewHost("/", online.Systemd{Conn: conn})
+	sd := &timedSystemd{Systemd: online.Systemd{Conn: conn}, calls: map[string]probeCall{}}
+	h := steps.NewHost("/", sd)
+	h.Exec = timedExec(h.Exec, &r.Execs)
 	list := steps.Build(sp)
 	last := time.Now()
 	_, err = steps.Run(ctx, h, list, steps.ModeApply, func(res steps.Result) {
@@ -186,6 +272,7 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 		r.Order = append(r.Order, res.ID)
 	})
 	r.Steps = time.Since(start)
+	r.Calls = sd.calls
 
 	start = time.Now()
 	conn.Close()
@@ -193,19 +280,152 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	return r, err
 }
 
-// runProbe boots a fresh container and runs the probe mode in it on the
-// reference spec, then makes a text summary of its CPU profile.
-func runProbe(ctx context.Context, in inputs) (*probeReport, error) {
-	c, err := boot(ctx, "bench-probe")
+// execFunc is the type of steps.Host.Exec.
+type execFunc = func(ctx context.Context, name string, args ...string) ([]byte, error)
+
+// timedExec returns an Exec that runs each command with exec and appends
+// it, timed, to log.
+func timedExec(exec execFunc, log *[]probeExec) execFunc {
+	var mu sync.Mutex
+	return func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		start := time.Now()
+		out, err := exec(ctx, name, args...)
+		wall := time.Since(start)
+		mu.Lock()
+		*log = append(*log, probeExec{Argv: append([]string{name}, args...), Wall: wall, Failed: err != nil})
+		mu.Unlock()
+		return out, err
+	}
+}
+
+// timedSystemd times the calls the steps make to systemd: the state
+// reads, the read-back and the reload. The other methods pass through.
+type timedSystemd struct {
+	steps.Systemd
+	mu    sync.Mutex
+	calls map[string]probeCall
+}
+
+func (t *timedSystemd) done(name string, start time.Time) {
+	d := time.Since(start)
+	t.mu.Lock()
+	c := t.calls[name]
+	c.N++
+	c.Wall += d
+	t.calls[name] = c
+	t.mu.Unlock()
+}
+
+func (t *timedSystemd) Reload(ctx context.Context) error {
+	defer t.done("Reload", time.Now())
+	return t.Systemd.Reload(ctx)
+}
+
+func (t *timedSystemd) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
+	defer t.done("States", time.Now())
+	return t.Systemd.States(ctx, units...)
+}
+
+func (t *timedSystemd) Loaded(ctx context.Context, pattern string) ([]steps.UnitState, error) {
+	defer t.done("Loaded", time.Now())
+	return t.Systemd.Loaded(ctx, pattern)
+}
+
+func (t *timedSystemd) SystemState(ctx context.Context) (steps.SystemState, error) {
+	defer t.done("SystemState", time.Now())
+	return t.Systemd.SystemState(ctx)
+}
+
+func (t *timedSystemd) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
+	defer t.done("Config", time.Now())
+	return t.Systemd.Config(ctx, unit)
+}
+
+// replayHelpers runs each distinct read-only helper command of execs
+// (visudo's checks, sudo's listings) n times more, as provision runs
+// them, and times each run. A visudo -f of a temporary file that is gone
+// checks the drop-in it became instead: the same content at its final
+// path.
+func replayHelpers(ctx context.Context, execs []probeExec, sp *spec.Spec, n int) ([]probeReplay, error) {
+	var out []probeReplay
+	seen := map[string]bool{}
+	run := steps.NewHost("/", nil).Exec
+	for _, e := range execs {
+		base := filepath.Base(e.Argv[0])
+		if e.Failed || base != "visudo" && base != "sudo" || seen[strings.Join(e.Argv, "\x00")] {
+			continue
+		}
+		seen[strings.Join(e.Argv, "\x00")] = true
+		argv := slices.Clone(e.Argv)
+		if i := slices.Index(argv, "-f"); base == "visudo" && i > 0 && i+1 < len(argv) {
+			if _, err := os.Stat(argv[i+1]); err != nil {
+				argv[i+1] = installedSudoers(argv[i+1], sp)
+			}
+		}
+		rep := probeReplay{Argv: e.Argv}
+		for range n {
+			start := time.Now()
+			if _, err := run(ctx, argv[0], argv[1:]...); err != nil {
+				return nil, fmt.Errorf("replay %q: %w", argv, err)
+			}
+			rep.Walls = append(rep.Walls, time.Since(start))
+		}
+		out = append(out, rep)
+	}
+	return out, nil
+}
+
+// installedSudoers returns the spec's drop-in that the temporary file tmp
+// was written for: the one in its directory whose name it contains.
+func installedSudoers(tmp string, sp *spec.Spec) string {
+	var inDir []string
+	for _, s := range sp.SudoersFiles() {
+		if filepath.Dir(s.Path()) == filepath.Dir(tmp) {
+			inDir = append(inDir, s.Path())
+		}
+	}
+	best := ""
+	for _, p := range inDir {
+		if strings.Contains(filepath.Base(tmp), filepath.Base(p)) && len(p) > len(best) {
+			best = p
+		}
+	}
+	if best == "" && len(inDir) > 0 {
+		best = inDir[0]
+	}
+	return best
+}
+
+// probeOptions say what runProbe asks of the probe.
+type probeOptions struct {
+	// noop is the number of timed no-op runs (0: the probe's default).
+	noop int
+	// profile also profiles the CPU over more no-op runs.
+	profile bool
+}
+
+// runProbe boots a fresh container and runs the probe mode in it on
+// specData, then, when asked, makes a text summary of its CPU profile.
+func runProbe(ctx context.Context, in inputs, name string, specData []byte, o probeOptions) (*probeReport, error) {
+	c, err := boot(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer closeContainer(c)
-	if err := c.CopyIn(in.spec, ctrSpec, 0o644); err != nil {
+	if err := c.WriteFile(ctrSpec, specData, 0o644); err != nil {
 		return nil, err
 	}
 	const profile = "/var/tmp/bench-cpu.pprof"
-	stdout, _, err := c.Exec(ctx, ctrRunner, "probe", "-f", ctrSpec, "-cpuprofile", profile)
+	args := []string{ctrRunner, "probe", "-f", ctrSpec}
+	if o.noop > 0 {
+		args = append(args, "-n", strconv.Itoa(o.noop))
+	}
+	if o.profile {
+		args = append(args, "-cpuprofile", profile)
+	} else {
+		args = append(args, "-profile-runs", "0")
+	}
+	stdout, _, err := c.Exec(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -261,41 +481,132 @@ func pprofSummary(flat, cum string) string {
 	return b.String()
 }
 
-// print describes the probe's timings: the first converge step by step,
-// and the medians of the no-op runs.
-func (p *probeReport) print(w io.Writer) {
-	fmt.Fprintf(w, "\nprovision's phases, timed inside one process that runs the steps as `provision apply` does (excludes process start and exit):\n")
-	fmt.Fprintf(w, "%-58s %9s %9s %13s\n", "phase", "first ms", "no-op ms", "loaded ms")
-	medOf := func(runs []probeRun, get func(probeRun) time.Duration) time.Duration {
-		ds := make([]time.Duration, len(runs))
-		for i, r := range runs {
-			ds[i] = get(r)
-		}
-		return median(ds)
+// medOf returns the median of get over runs.
+func medOf(runs []probeRun, get func(probeRun) time.Duration) time.Duration {
+	ds := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		ds[i] = get(r)
 	}
+	return median(ds)
+}
+
+// callCounts names the calls of r to the methods names, with their
+// counts: "States 2, Loaded 1".
+func (r probeRun) callCounts(names ...string) string {
+	var parts []string
+	for _, n := range names {
+		if c := r.Calls[n].N; c > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", n, c))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// breakdown is the probe's phases as a table: the first converge, the
+// medians of the no-op runs and of the no-op runs with the units loaded.
+// With steps, each step has a row of its own.
+func (p *probeReport) breakdown(title string, withSteps bool) *table {
+	t := &table{title: title, header: []string{"phase", "first ms", "no-op ms", "loaded ms"}}
 	row := func(name string, get func(probeRun) time.Duration) {
-		fmt.Fprintf(w, "%-58s %9s %9s %13s\n", name, ms(get(p.First)), ms(medOf(p.Noop, get)), ms(medOf(p.NoopLoaded, get)))
+		t.add(name, ms(get(p.First)), ms(medOf(p.Noop, get)), ms(medOf(p.NoopLoaded, get)))
 	}
 	row("read and validate the spec", func(r probeRun) time.Duration { return r.Load })
 	row("connect to systemd (D-Bus)", func(r probeRun) time.Duration { return r.Connect })
-	for _, id := range p.First.Order {
-		label := "  " + id
-		if st := p.First.Status[id]; st != string(steps.StatusOK) {
-			label += " (" + st + " at first)"
+	if withSteps {
+		for _, id := range p.First.Order {
+			label := "  " + id
+			if st := p.First.Status[id]; st != string(steps.StatusOK) {
+				label += " (" + st + " at first)"
+			}
+			row(label, func(r probeRun) time.Duration { return r.Step[id] })
 		}
-		row(label, func(r probeRun) time.Duration { return r.Step[id] })
 	}
-	row("all steps (Build + Run)", func(r probeRun) time.Duration { return r.Steps })
+	row("all steps (Build + Run), of which:", func(r probeRun) time.Duration { return r.Steps })
+	byProgram := map[string][]probeExec{}
+	var programs []string
+	for _, e := range p.First.Execs {
+		base := filepath.Base(e.Argv[0])
+		if byProgram[base] == nil {
+			programs = append(programs, base)
+		}
+		byProgram[base] = append(byProgram[base], e)
+	}
+	for _, prog := range programs {
+		execs := byProgram[prog]
+		row(fmt.Sprintf("  helper %s (%d at first)", prog, len(execs)), func(r probeRun) time.Duration {
+			var d time.Duration
+			for _, e := range r.Execs {
+				if filepath.Base(e.Argv[0]) == prog {
+					d += e.Wall
+				}
+			}
+			return d
+		})
+	}
+	row("  systemd state reads ("+p.First.callCounts(stateReads...)+" at first; "+medianRun(p.Noop).callCounts(stateReads...)+" in a no-op)",
+		func(r probeRun) time.Duration { d, _ := r.systemdWall(stateReads...); return d })
+	row("  systemd read-back of what it loaded ("+p.First.callCounts("Config")+" at first)",
+		func(r probeRun) time.Duration { d, _ := r.systemdWall("Config"); return d })
+	row("  daemon-reload ("+p.First.callCounts("Reload")+" at first)",
+		func(r probeRun) time.Duration { d, _ := r.systemdWall("Reload"); return d })
+	row("  the rest: files, accounts, other systemd calls, comparisons", func(r probeRun) time.Duration {
+		d, _ := r.systemdWall()
+		return r.Steps - d - r.execWall()
+	})
 	row("close the connection", func(r probeRun) time.Duration { return r.Close })
 	row("total in process", func(r probeRun) time.Duration { return r.Load + r.Connect + r.Steps + r.Close })
-	fmt.Fprintf(w, "no-op: median of %d runs right after the first converge, as in the table (the enabled unit is not loaded by systemd);\n", len(p.Noop))
-	fmt.Fprintf(w, "loaded: median of %d runs after daemon-reloads, which load the enabled unit as a dependency of its target, as a boot does.\n", len(p.NoopLoaded))
-	fmt.Fprintf(w, "heap allocated per no-op: %d KB\n", p.AllocPerNoop/1024)
+	t.notes = append(t.notes,
+		fmt.Sprintf("In one process that runs the steps as `provision apply` does, with the same packages (process start and exit excluded). first: the first converge of a fresh container; no-op: median of %d runs right after it (the enabled units not loaded by systemd); loaded: median of %d runs after daemon-reloads, which load the enabled units as a boot does.", len(p.Noop), len(p.NoopLoaded)),
+		fmt.Sprintf("Heap allocated per no-op: %d KB.", p.AllocPerNoop/1024))
 	if len(p.Reload) > 0 {
-		fmt.Fprintf(w, "daemon-reload over D-Bus, %d times: median %s ms (min %s)\n", len(p.Reload), ms(median(p.Reload)), ms(slices.Min(p.Reload)))
+		t.notes = append(t.notes, fmt.Sprintf("daemon-reload over the probe's D-Bus connection, %d times after the first converge: median %s ms (min %s).", len(p.Reload), ms(median(p.Reload)), ms(slices.Min(p.Reload))))
 	}
-	if p.pprofTop != "" {
-		fmt.Fprintf(w, "\nCPU profile of %d in-process no-op runs (%s ms each, wall):\n%s\n",
-			p.ProfileRuns, ms(p.ProfileSpent/time.Duration(max(p.ProfileRuns, 1))), strings.TrimRight(p.pprofTop, "\n"))
+	return t
+}
+
+// medianRun returns the run of runs whose total time is the median, or
+// an empty run.
+func medianRun(runs []probeRun) probeRun {
+	if len(runs) == 0 {
+		return probeRun{}
 	}
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b probeRun) int { return cmp.Compare(a.Steps, b.Steps) })
+	return s[len(s)/2]
+}
+
+// helpers is a table of each helper command of the first converge: its
+// time then, and the median of its runs again when it is read-only.
+func (p *probeReport) helpers(title string) *table {
+	t := &table{title: title, header: []string{"helper command, as provision runs it", "first converge ms", "again, median ms"}}
+	for _, e := range p.First.Execs {
+		again := "-"
+		for _, r := range p.Replays {
+			if slices.Equal(r.Argv, e.Argv) && len(r.Walls) > 0 {
+				again = fmt.Sprintf("%s (of %d)", ms(median(r.Walls)), len(r.Walls))
+			}
+		}
+		cmd := strings.Join(e.Argv, " ")
+		if e.Failed {
+			cmd += " (failed)"
+		}
+		t.add("`"+cmd+"`", ms(e.Wall), again)
+	}
+	if len(p.First.Execs) == 0 {
+		t.add("(none)", "-", "-")
+	}
+	t.notes = append(t.notes, "Each timed in provision's process from just before its fork to just after its wait (steps.Host.Exec). Read-only ones (visudo, sudo) are run again on the converged host; a visudo -f of the temporary file then checks the installed drop-in.")
+	return t
+}
+
+// profile describes the CPU profile of the no-op runs, or "".
+func (p *probeReport) profile() string {
+	if p.pprofTop == "" {
+		return ""
+	}
+	return fmt.Sprintf("CPU profile of %d in-process no-op runs (%s ms each, wall):\n%s",
+		p.ProfileRuns, ms(p.ProfileSpent/time.Duration(max(p.ProfileRuns, 1))), strings.TrimRight(p.pprofTop, "\n"))
 }

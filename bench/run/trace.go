@@ -14,75 +14,98 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/provision-dev/provision/bench"
 	"github.com/provision-dev/provision/internal/nspawn"
 )
 
+// traced is one run described from its strace -f output.
+type traced struct {
+	label string // the tool, and the spec when not the example
+	phase string // "first converge" or "no-op"
+	wall  time.Duration
+	trace traceSummary
+}
+
+func (t traced) describe() []string {
+	return append([]string{fmt.Sprintf("%s %s, under strace -f (%s ms traced):", t.label, t.phase, ms(t.wall))}, t.trace.describe()...)
+}
+
 // analyzeAll traces each tool but Ansible (too slow under strace) in a
-// fresh container, then probes provision's steps in another. (The
-// largest scaling spec is traced by runScale, in its own container.)
+// fresh container, then probes provision's steps in another, on the
+// example and on the scaling spec of bench.GoalServices services. (That
+// scaling spec's no-op is traced by runScale, in its own container.)
 func (r *report) analyzeAll(ctx context.Context, tools []tool, want expectation) error {
 	for _, t := range tools {
 		if t.name == "ansible" {
 			continue
 		}
-		lines, err := traceTool(ctx, t, r.o.in, want)
+		runs, err := r.traceTool(ctx, t, want)
 		if err != nil {
 			return fmt.Errorf("trace %s: %w", t.name, err)
 		}
-		r.analysis = append(r.analysis, lines...)
+		r.traces = append(r.traces, runs...)
 		if t.name != "provision" {
 			continue
 		}
-		if len(r.scaleTrace) > 0 {
-			r.analysis = append(r.analysis, r.scaleTrace...)
+		data, err := os.ReadFile(r.o.in.spec)
+		if err != nil {
+			return err
 		}
-		p, err := runProbe(ctx, r.o.in)
+		p, err := runProbe(ctx, r.o.in, "bench-probe", data, probeOptions{profile: true})
 		if err != nil {
 			return fmt.Errorf("probe provision: %w", err)
 		}
 		r.probe = p
+		if r.o.scale {
+			p, err := runProbe(ctx, r.o.in, "bench-probe-scale", bench.ScalingSpec(bench.GoalServices), probeOptions{noop: 5})
+			if err != nil {
+				return fmt.Errorf("probe provision, %d services: %w", bench.GoalServices, err)
+			}
+			r.scaleProbe = p
+		}
 	}
 	return nil
 }
 
 // traceTool runs t's first converge and one no-op under strace -f in a
-// fresh container and describes each. For provision it also reports the
+// fresh container and describes each. For provision it also reads the
 // package initialization that precedes main.
-func traceTool(ctx context.Context, t tool, in inputs, want expectation) ([]string, error) {
+func (r *report) traceTool(ctx context.Context, t tool, want expectation) ([]traced, error) {
 	c, err := boot(ctx, "bench-trace-"+t.name)
 	if err != nil {
 		return nil, err
 	}
 	defer closeContainer(c)
-	if err := t.install(c, in); err != nil {
+	if err := t.install(c, r.o.in); err != nil {
 		return nil, err
 	}
-	var out []string
 	if t.name == "provision" {
 		_, stderr, err := c.Exec(ctx, "env", "GODEBUG=inittrace=1", ctrProvison, "version")
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, describeInit(string(stderr)))
+		r.init = parseInit(string(stderr))
 	}
+	var out []traced
 	for _, noop := range []bool{false, true} {
-		lines, err := traceRun(ctx, c, t.name, t, want, noop)
+		run, err := traceRun(ctx, c, t.name, t, want, noop)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, lines...)
+		out = append(out, run)
 	}
 	return out, nil
 }
 
 // traceRun runs t once in c under strace -f, checks the host as converge
-// does (changes reported, files and units right), and describes the run:
+// does (changes reported, files and units right), and reads the trace:
 // syscalls, commands executed, D-Bus connections, method calls and
 // messages received.
-func traceRun(ctx context.Context, c *nspawn.Container, label string, t tool, want expectation, noop bool) ([]string, error) {
+func traceRun(ctx context.Context, c *nspawn.Container, label string, t tool, want expectation, noop bool) (traced, error) {
 	phase := "first converge"
 	if noop {
 		phase = "no-op"
@@ -91,44 +114,53 @@ func traceRun(ctx context.Context, c *nspawn.Container, label string, t tool, wa
 	cmd := append([]string{"strace", "-f", "-qq", "-C", "-xx", "-s", "8192", "-o", file, "--"}, t.cmd...)
 	res, err := measure(ctx, c, cmd...)
 	if err != nil {
-		return nil, err
+		return traced{}, err
 	}
 	if res.exit != 0 {
-		return nil, fmt.Errorf("%s under strace exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
+		return traced{}, fmt.Errorf("%s under strace exited %d:\n%s", phase, res.exit, tail(res.stdout+res.stderr, 30))
 	}
 	changes, err := t.changes(res.stdout + res.stderr)
 	if err != nil {
-		return nil, err
+		return traced{}, err
 	}
 	if (changes == 0) != noop {
-		return nil, fmt.Errorf("%s under strace made %d changes", phase, changes)
+		return traced{}, fmt.Errorf("%s under strace made %d changes", phase, changes)
 	}
 	st, err := want.readState(ctx, c)
 	if err != nil {
-		return nil, err
+		return traced{}, err
 	}
 	if bad := want.verify(st); len(bad) > 0 {
-		return nil, fmt.Errorf("the host is not right after %s under strace: %s", phase, strings.Join(bad, "; "))
+		return traced{}, fmt.Errorf("the host is not right after %s under strace: %s", phase, strings.Join(bad, "; "))
 	}
 	data, err := readIn(c, file)
 	if err != nil {
-		return nil, err
+		return traced{}, err
 	}
-	return append([]string{fmt.Sprintf("%s %s, under strace -f (%s ms traced):", label, phase, ms(res.wall))}, parseTrace(data).describe()...), nil
+	return traced{label: label, phase: phase, wall: res.wall, trace: parseTrace(data)}, nil
 }
 
 // initLine is a line of GODEBUG=inittrace=1 output.
 var initLine = regexp.MustCompile(`^init (\S+) @([\d.]+) ms, ([\d.]+) ms clock`)
 
-// describeInit sums up the package initialization trace of a Go program:
+// initTrace is what GODEBUG=inittrace=1 says of a Go program's start.
+type initTrace struct {
+	// end is when the last package init ends, in ms after the runtime
+	// started; total is the time all inits took.
+	end, total float64
+	// top names the packages whose init took longest, with their times.
+	top string
+}
+
+// parseInit sums up the package initialization trace of a Go program:
 // when main starts, and the packages whose init took longest.
-func describeInit(trace string) string {
+func parseInit(trace string) initTrace {
 	type pkg struct {
 		name  string
 		clock float64
 	}
 	var pkgs []pkg
-	var last, total float64
+	var it initTrace
 	for _, line := range strings.Split(trace, "\n") {
 		m := initLine.FindStringSubmatch(line)
 		if m == nil {
@@ -137,16 +169,21 @@ func describeInit(trace string) string {
 		at, _ := strconv.ParseFloat(m[2], 64)
 		clock, _ := strconv.ParseFloat(m[3], 64)
 		pkgs = append(pkgs, pkg{m[1], clock})
-		last = max(last, at+clock)
-		total += clock
+		it.end = max(it.end, at+clock)
+		it.total += clock
 	}
 	slices.SortFunc(pkgs, func(a, b pkg) int { return cmp.Compare(b.clock, a.clock) })
 	var top []string
 	for _, p := range pkgs[:min(4, len(pkgs))] {
 		top = append(top, fmt.Sprintf("%s %.2f ms", p.name, p.clock))
 	}
+	it.top = strings.Join(top, ", ")
+	return it
+}
+
+func (it initTrace) describe() string {
 	return fmt.Sprintf("provision's start (GODEBUG=inittrace=1 provision version): the last package init ends %.1f ms after the runtime starts; inits take %.1f ms in all, most: %s",
-		last, total, strings.Join(top, ", "))
+		it.end, it.total, it.top)
 }
 
 // readIn reads a file of the container through its root on the host.
@@ -156,9 +193,13 @@ func readIn(c *nspawn.Container, ctrPath string) ([]byte, error) {
 
 // traceSummary is what one strace -f -C -xx output says.
 type traceSummary struct {
-	calls     map[string]int // syscall -> calls, from strace's summary
-	total     int
-	execs     map[string]int // program -> successful execve calls
+	calls map[string]int // syscall -> calls, from strace's summary
+	total int
+	execs map[string]int // program -> successful execve calls
+	// commands are the argument vectors of the successful execve calls,
+	// in the order they returned, the program's base name first; the
+	// first is the traced command itself.
+	commands  [][]string
 	connects  map[string]int // unix socket path -> connect calls
 	methods   map[string]int // D-Bus method calls sent, by member
 	received  map[string]int // D-Bus messages received, by type
@@ -171,6 +212,7 @@ var (
 	resumed    = regexp.MustCompile(`^<\.\.\. (\w+) resumed>(.*)$`)
 	retval     = regexp.MustCompile(`\)\s+=\s+(-?\d+|0x[0-9a-f]+)`)
 	hexString  = regexp.MustCompile(`"((?:\\x[0-9a-f]{2})*)"`)
+	execArgs   = regexp.MustCompile(`^"((?:\\x[0-9a-f]{2})*)", \[((?:"(?:\\x[0-9a-f]{2})*"(?:, )?)*)`)
 	iovBase    = regexp.MustCompile(`iov_base="((?:\\x[0-9a-f]{2})*)"`)
 	sunPath    = regexp.MustCompile(`sun_path="((?:\\x[0-9a-f]{2})*)"`)
 	summaryRow = regexp.MustCompile(`^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$`)
@@ -234,11 +276,22 @@ func (s *traceSummary) add(name, args string) {
 	}
 	switch name {
 	case "execve":
-		if ret == "0" {
-			if m := hexString.FindStringSubmatch(args); m != nil {
-				s.execs[path.Base(string(unhex(m[1])))]++
+		if ret != "0" {
+			break
+		}
+		m := execArgs.FindStringSubmatch(args)
+		if m == nil {
+			break
+		}
+		prog := path.Base(string(unhex(m[1])))
+		s.execs[prog]++
+		argv := []string{prog}
+		for i, a := range hexString.FindAllStringSubmatch(m[2], -1) {
+			if i > 0 {
+				argv = append(argv, string(unhex(a[1])))
 			}
 		}
+		s.commands = append(s.commands, argv)
 	case "connect":
 		if m := sunPath.FindStringSubmatch(args); m != nil {
 			s.connects[string(unhex(m[1]))]++
@@ -404,6 +457,13 @@ func (s traceSummary) describe() []string {
 		out = append(out, "  files and processes: "+strings.Join(files, ", "))
 	}
 	out = append(out, "  programs executed (execve): "+countList(s.execs))
+	if h := s.helpers(); len(h) > 0 && len(h) <= 12 {
+		cmds := make([]string, len(h))
+		for i, argv := range h {
+			cmds[i] = strings.Join(argv, " ")
+		}
+		out = append(out, "  commands it ran, in order: "+strings.Join(cmds, "; "))
+	}
 	if len(s.connects) > 0 || len(s.methods) > 0 {
 		out = append(out, "  unix connects: "+countList(s.connects))
 		calls := 0
@@ -417,6 +477,15 @@ func (s traceSummary) describe() []string {
 		}
 	}
 	return out
+}
+
+// helpers returns the commands the traced command ran: all but the
+// first, which is the traced command itself.
+func (s traceSummary) helpers() [][]string {
+	if len(s.commands) == 0 {
+		return nil
+	}
+	return s.commands[1:]
 }
 
 // countList formats m as "key n, key n", largest first.

@@ -56,6 +56,7 @@ func TestParseTrace(t *testing.T) {
 		`100   write(8, ` + hexQuote(get) + `, 100) = 100`,
 		`100   write(8, ` + hexQuote(reload) + `, 100) = 100`,
 		`101   <... execve resumed>)             = 0`,
+		`104   execve(` + hexQuote([]byte("/usr/sbin/visudo")) + `, [` + hexQuote([]byte("visudo")) + `, ` + hexQuote([]byte("-c")) + `, ` + hexQuote([]byte("-f")) + `, ` + hexQuote([]byte("/etc/sudoers.d/.x")) + `], 0x0 /* 2 vars */) = 0`,
 		`102   execve(` + hexQuote([]byte("/usr/local/sbin/stat")) + `, [], 0x0) = -1 ENOENT (No such file or directory)`,
 		`103   sendmsg(3, {msg_name=NULL, msg_iov=[{iov_base=` + hexQuote(headerOnly) + `, iov_len=8}], msg_controllen=0}, MSG_NOSIGNAL) = 8`,
 		`100   connect(8, {sa_family=AF_UNIX, sun_path=` + hexQuote([]byte("/run/systemd/private")) + `}, 23) = 0`,
@@ -67,6 +68,18 @@ func TestParseTrace(t *testing.T) {
 		`100.00    0.405142         146      2758       149 total`,
 	}, "\n")
 	s := parseTrace([]byte(trace))
+	// The commands in the order their execve returned, the traced one
+	// first; helpers leaves it out.
+	var got []string
+	for _, argv := range s.helpers() {
+		got = append(got, strings.Join(argv, " "))
+	}
+	if want := "useradd|visudo -c -f /etc/sudoers.d/.x"; strings.Join(got, "|") != want {
+		t.Errorf("helpers %q, want %q", strings.Join(got, "|"), want)
+	}
+	if len(s.commands) == 0 || s.commands[0][0] != "provision" {
+		t.Errorf("commands %q: the traced command is not first", s.commands)
+	}
 	for _, c := range []struct {
 		what string
 		got  int

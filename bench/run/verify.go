@@ -130,9 +130,17 @@ func (e expectation) stateScript() string {
 	return b.String()
 }
 
+// ctrStateScript is where readState puts the state script in a
+// container: with a thousand services it is longer than one argument may
+// be (MAX_ARG_STRLEN, 128 KiB).
+const ctrStateScript = "/var/tmp/bench-state.sh"
+
 // readState runs the state script in c.
 func (e expectation) readState(ctx context.Context, c *nspawn.Container) (hostState, error) {
-	out, _, err := c.Exec(ctx, "sh", "-c", e.stateScript())
+	if err := c.WriteFile(ctrStateScript, []byte(e.stateScript()), 0o644); err != nil {
+		return hostState{}, fmt.Errorf("read state: %w", err)
+	}
+	out, _, err := c.Exec(ctx, "sh", ctrStateScript)
 	if err != nil {
 		return hostState{}, fmt.Errorf("read state: %w", err)
 	}
