@@ -52,7 +52,10 @@ var ErrNotConverged = errors.New("did not converge")
 // something) notifies the steps it has notify edges to, which are handed
 // the event when they run. In ModeApply a step that changed something is
 // checked again, without its events, and fails if it still differs. Each
-// result is passed to report as soon as it is known (report may be nil).
+// result is passed to report, in the graph's order, as soon as it and
+// those before it are known (report may be nil). A service's settle
+// window (Host.Settle) runs alongside the steps after it; its step's
+// result is known when the window is over.
 //
 // The error collects every failed step's error, prefixed with the step's
 // ID, or is nil. A graph with an edge to an unknown or later step is not
@@ -63,10 +66,38 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	}
 	rs := &runState{host: h}
 	results := make([]Result, 0, len(g.nodes))
+	index := make(map[Step]int, len(g.nodes))
 	status := make(map[Step]Status, len(g.nodes))
 	touched := make(map[Step][]string, len(g.nodes))
-	var errs *multierror.Error
+	// windows holds the settle windows still open, by step (see
+	// Env.settle): such a step's result waits for them, and so does
+	// every step that needs it or is notified by it.
+	windows := make(map[Step][]settling)
+	wait := func(s Step) {
+		if w, ok := windows[s]; ok {
+			settled(&results[index[s]], w)
+			status[s] = results[index[s]].Status
+			delete(windows, s)
+		}
+	}
+	reported := 0
+	flush := func() {
+		for ; reported < len(results); reported++ {
+			if _, open := windows[g.nodes[reported].step]; open {
+				return
+			}
+			if report != nil {
+				report(results[reported])
+			}
+		}
+	}
 	for _, n := range g.nodes {
+		for _, s := range n.needs {
+			wait(s)
+		}
+		for _, s := range n.notifiedBy {
+			wait(s)
+		}
 		env := &Env{Host: h, Apply: mode == ModeApply, run: rs}
 		for _, from := range n.notifiedBy {
 			if status[from] == StatusChanged {
@@ -78,12 +109,21 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		if r.Status == StatusChanged {
 			touched[n.step] = env.touched
 		}
+		index[n.step] = len(results)
+		results = append(results, r)
+		if len(env.settling) > 0 {
+			windows[n.step] = env.settling
+		}
+		flush()
+	}
+	for _, n := range g.nodes {
+		wait(n.step)
+	}
+	flush()
+	var errs *multierror.Error
+	for _, r := range results {
 		if r.Err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w", r.ID, r.Err))
-		}
-		results = append(results, r)
-		if report != nil {
-			report(r)
 		}
 	}
 	return results, errs.ErrorOrNil()

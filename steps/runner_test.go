@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -233,5 +234,102 @@ func TestExecCommandInterrupted(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the helper's child %d is still running: %s", pid, stat)
 		}
+	}
+}
+
+// settleStep starts its unit once and watches it (see Env.settle).
+type settleStep struct {
+	unit    string
+	started bool
+}
+
+func (s *settleStep) ID() string { return "service " + s.unit }
+func (s *settleStep) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	if s.started {
+		return nil, nil
+	}
+	if e.Apply {
+		s.started = true
+		e.settle(ctx, "start", s.unit)
+	}
+	return []Change{{Summary: "start"}}, nil
+}
+
+// gatedSystemd holds each Watch until released, and fails those of the
+// units in crash.
+type gatedSystemd struct {
+	*fakeSystemd
+	watching chan string
+	release  chan struct{}
+	crash    map[string]bool
+}
+
+func (g *gatedSystemd) Watch(ctx context.Context, verb, unit string, window time.Duration) error {
+	g.watching <- unit
+	<-g.release
+	if g.crash[unit] {
+		return errors.New(unit + " did not stay up")
+	}
+	return nil
+}
+
+// The settle windows of a run's services overlap: the second service's
+// window opens while the first's is still open. A step that needs a
+// watched step waits for its window and is skipped when it failed; the
+// results are still reported in the graph's order, none before the first
+// window is over.
+func TestRunSettleWindowsOverlap(t *testing.T) {
+	h, sd := testHost(t)
+	gs := &gatedSystemd{fakeSystemd: sd, watching: make(chan string), release: make(chan struct{}), crash: map[string]bool{"a.service": true}}
+	h.Systemd = gs
+	a, b := &settleStep{unit: "a.service"}, &settleStep{unit: "b.service"}
+	c, d := &probeStep{id: "c", change: true}, &probeStep{id: "d", change: true}
+	g := &Graph{}
+	g.Add(a)
+	g.Add(b)
+	g.Add(c, a)
+	g.Add(d)
+
+	var mu sync.Mutex
+	var reported []string
+	type outcome struct {
+		res []Result
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Run(context.Background(), h, g, ModeApply, func(r Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			reported = append(reported, r.ID+" "+string(r.Status))
+		})
+		done <- outcome{res, err}
+	}()
+	var watching []string
+	for len(watching) < 2 {
+		select {
+		case u := <-gs.watching:
+			watching = append(watching, u)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %q watched at once: the windows do not overlap", watching)
+		}
+	}
+	mu.Lock()
+	early := slices.Clone(reported)
+	mu.Unlock()
+	if len(early) > 0 {
+		t.Errorf("reported %q before the first window was over", early)
+	}
+	close(gs.release)
+	o := <-done
+	want := []string{"service a.service failed", "service b.service changed", "c skipped", "d changed"}
+	if !slices.Equal(reported, want) {
+		t.Errorf("reported %q, want %q", reported, want)
+	}
+	if o.err == nil || !strings.Contains(o.err.Error(), "service a.service: a.service did not stay up") {
+		t.Errorf("error %v, want a.service's window named", o.err)
+	}
+	if len(c.events) != 0 {
+		t.Errorf("c ran although the step it needs failed")
 	}
 }

@@ -309,7 +309,8 @@ type jobFunc func(ctx context.Context, unit string) error
 // restarts unit with wait, then, when watch is set (a unit with Restart=,
 // which systemd would restart in a loop), watches it for Host.Settle: a
 // unit that crashes within it is a failed step, with its journal lines,
-// not a change. While the system is booting (see Env.booting) it queues
+// not a change. The watch runs alongside the steps after it (see
+// Env.settle). While the system is booting (see Env.booting) it queues
 // the job with queue instead, watches nothing, and says so. The check
 // after apply accepts the queued job: a unit whose start job is queued
 // counts as started.
@@ -326,7 +327,8 @@ func startOrRestart(ctx context.Context, e *Env, unit, verb, detail string, wait
 		if err := run(ctx, unit); err != nil || booting || !watch || e.Host.Settle <= 0 {
 			return err
 		}
-		return e.Host.Systemd.Watch(ctx, verb, unit, e.Host.Settle)
+		e.settle(ctx, verb, unit)
+		return nil
 	})
 }
 

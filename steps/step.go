@@ -55,9 +55,10 @@ type Env struct {
 	// it only checks.
 	Apply bool
 
-	events  []Event
-	touched []string
-	run     *runState
+	events   []Event
+	touched  []string
+	settling []settling
+	run      *runState
 }
 
 // Notified returns the events of this run's steps that notify the step

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,7 +188,9 @@ type fakeSystemd struct {
 	states map[string]UnitState
 	// pids are the main process ids of running units: a start or restart
 	// gives a new one.
-	pids  map[string]int
+	pids map[string]int
+	// mu guards calls: settle windows are watched concurrently.
+	mu    sync.Mutex
 	calls []string
 	// startErr, when set, is returned by Start.
 	startErr error
@@ -208,7 +211,11 @@ func newFakeSystemd() *fakeSystemd {
 	return &fakeSystemd{states: map[string]UnitState{}, pids: map[string]int{}, oneshot: map[string]bool{}, ran: map[string]bool{}, crashes: map[string]bool{}}
 }
 
-func (f *fakeSystemd) record(call string) { f.calls = append(f.calls, call) }
+func (f *fakeSystemd) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+}
 
 func (f *fakeSystemd) Reload(ctx context.Context) error {
 	f.record("reload")

@@ -155,7 +155,9 @@ sudo /bin/sh -c id
 
 // TestSettleWindowOnRealSystemd: a service with Restart=on-failure that
 // exits a second after it started is a failed step with its journal lines,
-// not a change; with --settle 0 it passes for started.
+// not a change, while a steady service started after it in the same run,
+// inside its window, is a change reported after it; with --settle 0 it
+// passes for started.
 func TestSettleWindowOnRealSystemd(t *testing.T) {
 	t.Parallel()
 	c := bootForSidekiq(t)
@@ -166,13 +168,23 @@ func TestSettleWindowOnRealSystemd(t *testing.T) {
     restart: on-failure
     restart_sec: 500ms
     state: started
+  - name: steady
+    type: exec
+    exec_start: /bin/sleep infinity
+    restart: on-failure
+    state: started
 `
 	code, out := provision(t, c, spec, "apply")
-	if code != 1 || !strings.Contains(out, "failed   service flaky: start flaky.service: done, but the unit did not stay up") || !strings.Contains(out, "flaky gives up") {
+	const failed = "failed   service flaky: start flaky.service: done, but the unit did not stay up"
+	if code != 1 || !strings.Contains(out, failed) || !strings.Contains(out, "flaky gives up") {
 		t.Errorf("apply: exit %d, want the start failed with the journal:\n%s", code, out)
 	}
 	if strings.Contains(out, "changed  service flaky") {
 		t.Errorf("the start counted as a change:\n%s", out)
+	}
+	steady := strings.Index(out, "changed  service steady")
+	if steady < 0 || steady < strings.Index(out, failed) {
+		t.Errorf("want steady started and reported after flaky:\n%s", out)
 	}
 	execOK(t, c, "systemctl", "stop", "flaky")
 	if code, out := provision(t, c, spec, "apply", "--settle", "0"); code != 0 {
