@@ -91,6 +91,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	tf := newTextfile(opt.textfile)
 	defer func() { code = tf.finish(code, stderr) }()
 
+	var sd *dialing
+	if converges && root == "" && os.Geteuid() == 0 {
+		sd = dial(ctx, opt.dbusTimeout)
+		defer sd.drop()
+	}
+
 	if converges && *file != "-" && os.Geteuid() == 0 {
 		// Whoever can change the spec of a root run is root.
 		// (A spec that cannot be read at all is loadSpec's to report.)
@@ -142,7 +148,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	defer release()
-	return converge(ctx, sp, cmd, root, timeouts{job: opt.jobTimeout, dbus: opt.dbusTimeout, settle: opt.settle}, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
+	return converge(ctx, sp, cmd, sd, root, timeouts{job: opt.jobTimeout, dbus: opt.dbusTimeout, settle: opt.settle}, tf.wrap(newReporter(output, cmd, stdout, warnings)), stderr)
 }
 
 var commandHelp = map[string]string{
@@ -195,7 +201,8 @@ func render(sp *spec.Spec, stdout io.Writer) int {
 }
 
 // converge runs the spec's steps: cmd "apply" changes the host, "plan"
-// and "verify" only check it.
+// and "verify" only check it. Online (root "") it runs over the
+// connection sd.
 // timeouts bound the waits on systemd: a job's result, and the answer to
 // each call.
 type timeouts struct {
@@ -204,7 +211,7 @@ type timeouts struct {
 	settle time.Duration
 }
 
-func converge(ctx context.Context, sp *spec.Spec, cmd, root string, limits timeouts, out reporter, stderr io.Writer) int {
+func converge(ctx context.Context, sp *spec.Spec, cmd string, sd *dialing, root string, limits timeouts, out reporter, stderr io.Writer) int {
 	mode := steps.ModeApply
 	if cmd != "apply" {
 		mode = steps.ModeCheck
@@ -213,12 +220,7 @@ func converge(ctx context.Context, sp *spec.Spec, cmd, root string, limits timeo
 	if root != "" {
 		h = steps.NewHost(root, nil)
 	} else {
-		connectCtx, cancel := context.WithTimeout(ctx, limits.dbus)
-		conn, err := dbusctl.Connect(connectCtx)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("connect to systemd: %w within %s (--dbus-timeout)", dbusctl.ErrNoAnswer, limits.dbus)
-		}
+		conn, err := sd.take()
 		if err != nil {
 			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
 			if errors.Is(err, dbusctl.ErrNoSystemd) {
