@@ -371,9 +371,16 @@ func waitJob(ctx, waitCtx context.Context, results <-chan string, op Op, unit st
 
 // journalTail returns the last journal lines of unit, or a single line
 // saying why they could not be read.
+//
+// It asks journald to store what it was sent first (journalctl --sync):
+// the line that says why a service failed ("Failed to locate executable
+// ...") comes from the service's own process and can reach journald
+// after systemd's report of the failed job, which would otherwise be
+// read without it on a busy host.
 func journalTail(ctx context.Context, unit string) []string {
 	ctx, cancel := context.WithTimeout(ctx, journalTimeout)
 	defer cancel()
+	_ = exec.CommandContext(ctx, distro.Journalctl, "--sync").Run()
 	cmd := exec.CommandContext(ctx, distro.Journalctl, "-u", unit, "-n", strconv.Itoa(journalLines), "--no-pager", "-o", "cat")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
