@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -55,9 +56,13 @@ type ExecCommand struct {
 }
 
 // Config returns what systemd loaded for unit, loading it if it is not
-// (LoadUnit), with every property in one call (Properties.GetAll of all
-// its interfaces). It is for reading back a unit after it changed, not for
-// the fast path: loading a unit makes systemd send signals.
+// (LoadUnit), and reads the properties UnitConfig holds, all at once. It
+// is for reading back a unit after it changed, not for the fast path:
+// loading a unit makes systemd send signals.
+//
+// The properties are asked for one by one, concurrently, rather than with
+// one Properties.GetAll: a service has some 350 properties, and GetAll
+// costs systemd and provision the encoding and decoding of all of them.
 func (c *Conn) Config(ctx context.Context, unit string) (UnitConfig, error) {
 	ctx, explain, cancel := c.bounded(ctx, "read the configuration of "+unit)
 	defer cancel()
@@ -65,66 +70,64 @@ func (c *Conn) Config(ctx context.Context, unit string) (UnitConfig, error) {
 	if err := explain(c.managerCall(ctx, "LoadUnit", unit).Store(&path)); err != nil {
 		return UnitConfig{}, fmt.Errorf("load %s: %w", unit, busError(err))
 	}
-	props := map[string]dbus.Variant{}
-	err := c.bus.Object(systemdDest, path).CallWithContext(ctx, "org.freedesktop.DBus.Properties.GetAll", 0, "").Store(&props)
-	if err := explain(err); err != nil {
-		return UnitConfig{}, fmt.Errorf("properties of %s: %w", unit, busError(err))
-	}
 	cfg := UnitConfig{Name: unit}
-	get := func(name string, dst any) {
-		if v, ok := props[name]; ok {
-			_ = v.Store(dst)
-		}
+	var loadErr struct{ Name, Message string }
+	var envFiles []struct {
+		Path   string
+		Ignore bool
 	}
-	get("LoadState", &cfg.LoadState)
-	var loadErr []any
-	if v, ok := props["LoadError"]; ok {
-		if parts, ok := v.Value().([]any); ok && len(parts) == 2 {
-			loadErr = parts
-		}
+	// a(sasbttttuii): path, argv, ignore errors, timestamps, pid, code,
+	// status.
+	var execStart []struct {
+		Path       string
+		Argv       []string
+		Ignore     bool
+		T1, T2     uint64
+		T3, T4     uint64
+		PID        uint32
+		Code, Stat int32
 	}
-	if len(loadErr) == 2 {
-		if msg, _ := loadErr[1].(string); msg != "" {
-			cfg.LoadError = msg
-		}
+	reads := []propertyRead{
+		c.property(path, "Unit", "LoadState", &cfg.LoadState),
+		c.property(path, "Unit", "LoadError", &loadErr),
+		c.property(path, "Unit", "FragmentPath", &cfg.FragmentPath),
+		c.property(path, "Unit", "DropInPaths", &cfg.DropInPaths),
+		c.property(path, "Unit", "Description", &cfg.Description),
+		c.property(path, "Unit", "WantedBy", &cfg.WantedBy),
 	}
-	get("FragmentPath", &cfg.FragmentPath)
-	get("DropInPaths", &cfg.DropInPaths)
-	get("Description", &cfg.Description)
-	get("WantedBy", &cfg.WantedBy)
+	var serviceErr error
+	if strings.HasSuffix(unit, ".service") {
+		service := []propertyRead{
+			c.property(path, "Service", "Type", &cfg.Type),
+			c.property(path, "Service", "User", &cfg.User),
+			c.property(path, "Service", "Group", &cfg.Group),
+			c.property(path, "Service", "WorkingDirectory", &cfg.WorkingDirectory),
+			c.property(path, "Service", "Environment", &cfg.Environment),
+			c.property(path, "Service", "EnvironmentFiles", &envFiles),
+			c.property(path, "Service", "ExecStart", &execStart),
+			c.property(path, "Service", "Restart", &cfg.Restart),
+			c.property(path, "Service", "RestartUSec", &cfg.RestartUSec),
+			c.property(path, "Service", "SyslogIdentifier", &cfg.SyslogIdentifier),
+		}
+		reads = append(reads, func(ctx context.Context) error {
+			serviceErr = runReads(ctx, service)
+			return nil
+		})
+	}
+	if err := explain(runReads(ctx, reads)); err != nil {
+		return UnitConfig{}, fmt.Errorf("properties of %s: %w", unit, err)
+	}
+	// A unit that did not load may have no [Service] settings to read.
+	if err := explain(serviceErr); err != nil && cfg.LoadState == "loaded" {
+		return UnitConfig{}, fmt.Errorf("properties of %s: %w", unit, err)
+	}
+	cfg.LoadError = loadErr.Message
 	slices.Sort(cfg.WantedBy)
-	get("Type", &cfg.Type)
-	get("User", &cfg.User)
-	get("Group", &cfg.Group)
-	get("WorkingDirectory", &cfg.WorkingDirectory)
-	get("Environment", &cfg.Environment)
-	get("Restart", &cfg.Restart)
-	get("RestartUSec", &cfg.RestartUSec)
-	get("SyslogIdentifier", &cfg.SyslogIdentifier)
-	if v, ok := props["EnvironmentFiles"]; ok {
-		var files []struct {
-			Path   string
-			Ignore bool
-		}
-		if v.Store(&files) == nil {
-			for _, f := range files {
-				cfg.EnvironmentFiles = append(cfg.EnvironmentFiles, EnvironmentFile{Path: f.Path, IgnoreMissing: f.Ignore})
-			}
-		}
+	for _, f := range envFiles {
+		cfg.EnvironmentFiles = append(cfg.EnvironmentFiles, EnvironmentFile{Path: f.Path, IgnoreMissing: f.Ignore})
 	}
-	if v, ok := props["ExecStart"]; ok {
-		// a(sasbttttuii): path, argv, ignore errors, timestamps, pid,
-		// code, status.
-		if list, ok := v.Value().([][]any); ok {
-			for _, e := range list {
-				if len(e) < 2 {
-					continue
-				}
-				p, _ := e[0].(string)
-				argv, _ := e[1].([]string)
-				cfg.ExecStart = append(cfg.ExecStart, ExecCommand{Path: p, Argv: argv})
-			}
-		}
+	for _, e := range execStart {
+		cfg.ExecStart = append(cfg.ExecStart, ExecCommand{Path: e.Path, Argv: e.Argv})
 	}
 	if cfg.LoadState != "loaded" {
 		// Each load logs the same parse errors again: keep each once.
