@@ -99,10 +99,13 @@ type runState struct {
 	links *installLinks
 	// system caches the system state for the run's starts.
 	system SystemState
+	// dirs keeps the directories the run's file operations opened (see
+	// rootfs.Dirs); Run closes them.
+	dirs *rootfs.Dirs
 }
 
 // fs is the host's file system, with its root-safe operations.
-func (e *Env) fs() rootfs.FS { return rootfs.FS{Root: e.Host.Root} }
+func (e *Env) fs() rootfs.FS { return rootfs.FS{Root: e.Host.Root, Dirs: e.run.dirs} }
 
 func (e *Env) root() string {
 	if e.Host.Root == "" {
@@ -118,8 +121,10 @@ func (e *Env) exec(ctx context.Context, name string, args ...string) ([]byte, er
 		crash.Point("run", cmd, "about to start")
 		defer crash.Point("run", cmd, "exited")
 	}
-	// A helper may have changed the account databases: read them again.
+	// A helper may have changed the account databases, and directories
+	// (useradd -m, userdel -r): read them again.
 	e.run.accounts, e.run.groups = nil, nil
+	defer e.run.dirs.Forget()
 	return e.Host.Exec(ctx, name, args...)
 }
 

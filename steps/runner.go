@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+
+	"github.com/provision-dev/provision/internal/rootfs"
 )
 
 // Mode says whether a run changes the host.
@@ -64,7 +66,8 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	if err := g.check(); err != nil {
 		return nil, err
 	}
-	rs := &runState{host: h}
+	rs := &runState{host: h, dirs: rootfs.NewDirs()}
+	defer rs.dirs.Close()
 	results := make([]Result, 0, len(g.nodes))
 	index := make(map[Step]int, len(g.nodes))
 	status := make(map[Step]Status, len(g.nodes))

@@ -48,6 +48,9 @@ func (n Node) Perm() os.FileMode { return n.Mode & os.ModePerm }
 type FS struct {
 	// Root is the host's root directory; "" means "/".
 	Root string
+	// Dirs, when not nil, keeps the directories opened on the way to
+	// paths for the operations that follow (see Dirs).
+	Dirs *Dirs
 }
 
 func (fs FS) root() string {
@@ -68,19 +71,24 @@ func (fs FS) HostPath(path string) string {
 // someone other than root could have planted: openat2 with
 // RESOLVE_NO_SYMLINKS when there is no link at all, else a walk of every
 // component with O_NOFOLLOW (see walkParent). It returns the directory's
-// file descriptor and the last component of path.
-func (fs FS) openParent(path string) (int, string, error) {
+// file descriptor, the last component of path, and the function that
+// releases the descriptor (it may be kept in fs.Dirs).
+func (fs FS) openParent(path string) (int, string, func(), error) {
 	clean := filepath.Clean(path)
 	if !filepath.IsAbs(clean) || clean == "/" {
-		return -1, "", fmt.Errorf("%s: not an absolute file path", path)
+		return -1, "", nil, fmt.Errorf("%s: not an absolute file path", path)
+	}
+	dirPath, base := filepath.Dir(clean), filepath.Base(clean)
+	if fd, release, ok := fs.Dirs.get(dirPath); ok {
+		return fd, base, release, nil
 	}
 	fd, err := unix.Open(fs.root(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, "", fmt.Errorf("open root %s: %w", fs.root(), err)
+		return -1, "", nil, fmt.Errorf("open root %s: %w", fs.root(), err)
 	}
-	dir := strings.TrimPrefix(filepath.Dir(clean), "/")
+	dir := strings.TrimPrefix(dirPath, "/")
 	if dir == "" {
-		return fd, filepath.Base(clean), nil
+		return fd, base, closer(fd), nil
 	}
 	// One openat2 call resolves the whole directory without following a
 	// link. When it meets one (ELOOP), or the kernel has no openat2, the
@@ -91,12 +99,60 @@ func (fs FS) openParent(path string) (int, string, error) {
 	})
 	if err == nil {
 		unix.Close(fd)
-		return next, filepath.Base(clean), nil
+		if release := fs.keep(dirPath, next); release != nil {
+			return next, base, release, nil
+		}
+		return next, base, closer(next), nil
 	}
-	next, _, err = walkParent(fd, filepath.Dir(clean))
+	if err == unix.ENOENT {
+		// No link on the way to what is missing (openat2 stops at the
+		// first link with ELOOP): the walk would find the same.
+		unix.Close(fd)
+		return -1, "", nil, &os.PathError{Op: "open", Path: dirPath, Err: err}
+	}
+	next, trusted, err := walkParent(fd, dirPath)
 	unix.Close(fd)
-	return next, filepath.Base(clean), err
+	if err != nil {
+		return -1, "", nil, err
+	}
+	if trusted {
+		if release := fs.Dirs.put(dirPath, next); release != nil {
+			return next, base, release, nil
+		}
+	}
+	return next, base, closer(next), nil
 }
+
+// keep keeps fd, the directory dirPath, in fs.Dirs when it and every
+// directory above it are root's and writable by root alone, opening (and
+// keeping) the directories above as needed. It returns the function that
+// releases fd, or nil when it did not keep fd (the caller still owns it).
+func (fs FS) keep(dirPath string, fd int) func() {
+	if fs.Dirs == nil || !rootOwned(fd) {
+		return nil
+	}
+	switch parent := filepath.Dir(dirPath); {
+	case parent == "/":
+		var st unix.Stat_t
+		if unix.Stat(fs.root(), &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+			return nil
+		}
+	case !fs.Dirs.has(parent):
+		// Opening a name in parent opens parent, and keeps it if it
+		// is to be kept.
+		_, _, release, err := fs.openParent(parent + "/-")
+		if err != nil {
+			return nil
+		}
+		release()
+		if !fs.Dirs.has(parent) {
+			return nil
+		}
+	}
+	return fs.Dirs.put(dirPath, fd)
+}
+
+func closer(fd int) func() { return func() { unix.Close(fd) } }
 
 // ResolveTrusted returns the path that path is when it is a symbolic link
 // (or a chain of them) that only root could have planted: root's, in a
@@ -234,14 +290,14 @@ func explainOpenErr(dirfd int, name string, err error) error {
 // Lstat describes path without following links. A missing path, or a
 // missing parent, is reported as a node that does not exist.
 func (fs FS) Lstat(path string) (Node, error) {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if errors.Is(err, unix.ENOENT) {
 		return Node{}, nil
 	}
 	if err != nil {
 		return Node{}, err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
@@ -289,11 +345,11 @@ func fileMode(m uint32) os.FileMode {
 // Open opens path (a regular file or a directory) for reading
 // without following a link at any component.
 func (fs FS) Open(path string) (*os.File, error) {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: explainOpenErr(dirfd, base, err)}
@@ -338,11 +394,11 @@ func (fs FS) ReadFile(path string, limit int64) ([]byte, bool, error) {
 // A run killed half-way leaves its temporary file behind; the next write
 // of the same path removes such leftovers first (see removeLeftovers).
 func (fs FS) WriteFileAtomic(path string, data []byte, perm os.FileMode, uid, gid int, check func(tmp string) error) error {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	if err := removeLeftovers(dirfd, base); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -458,11 +514,11 @@ func removeLeftovers(dirfd int, base string) error {
 // Mkdir creates directory path with the given owner and mode. Its parent
 // must exist.
 func (fs FS) Mkdir(path string, perm os.FileMode, uid, gid int) error {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	if err := unix.Mkdirat(dirfd, base, 0o700); err != nil {
 		return &os.PathError{Op: "mkdir", Path: path, Err: err}
 	}
@@ -504,6 +560,10 @@ func (fs FS) ChownChmod(path string, perm os.FileMode, uid, gid int) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR && st.Nlink > 1 {
 		return fmt.Errorf("%s: %w (%d names)", path, ErrHardLink, st.Nlink)
 	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		// Who may change the directory, and those below it, changes.
+		defer fs.Dirs.Forget()
+	}
 	if err := f.Chown(uid, gid); err != nil {
 		return err
 	}
@@ -521,11 +581,11 @@ var ErrHardLink = errors.New("has more than one hard link; refusing to change it
 
 // Remove deletes a file without following links.
 func (fs FS) Remove(path string) error {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	if err := unix.Unlinkat(dirfd, base, 0); err != nil {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
@@ -540,11 +600,12 @@ func (fs FS) Remove(path string) error {
 // directory that is not empty is an error (ENOTEMPTY): nothing is ever
 // removed recursively.
 func (fs FS) RemoveDir(path string) error {
-	dirfd, base, err := fs.openParent(path)
+	defer fs.Dirs.Forget()
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	if err := unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR); err != nil {
 		return &os.PathError{Op: "rmdir", Path: path, Err: err}
 	}
@@ -558,11 +619,11 @@ func (fs FS) RemoveDir(path string) error {
 // Symlink creates the symbolic link path pointing to target, without
 // following links on the way to path.
 func (fs FS) Symlink(target, path string) error {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	if err := unix.Symlinkat(target, dirfd, base); err != nil {
 		return &os.PathError{Op: "symlink", Path: path, Err: err}
 	}
@@ -637,11 +698,11 @@ func (fs FS) ReadDir(path string) ([]Entry, error) {
 // Readlink returns the target of the symbolic link path, without
 // following links on the way to it.
 func (fs FS) Readlink(path string) (string, error) {
-	dirfd, base, err := fs.openParent(path)
+	dirfd, base, release, err := fs.openParent(path)
 	if err != nil {
 		return "", err
 	}
-	defer unix.Close(dirfd)
+	defer release()
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(dirfd, base, buf)
 	if err != nil {

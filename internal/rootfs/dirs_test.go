@@ -1,0 +1,163 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirsRoot returns a root-owned tree with /etc/app holding file a, and an
+// FS on it that keeps directories.
+func dirsRoot(t *testing.T) (string, FS) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: only root's directories are kept")
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc/app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/app/a"), []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := NewDirs()
+	t.Cleanup(d.Close)
+	return root, FS{Root: root, Dirs: d}
+}
+
+func kept(fs FS) []string {
+	var dirs []string
+	for dir := range fs.Dirs.kept {
+		dirs = append(dirs, dir)
+	}
+	slices.Sort(dirs)
+	return dirs
+}
+
+// A root-owned directory on a root-owned path is kept, with those above
+// it; one that someone else owns or may write is not, nor anything below.
+func TestDirsKeepsOnlyRootsDirectories(t *testing.T) {
+	root, fs := dirsRoot(t)
+	if _, err := fs.Lstat("/etc/app/a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kept(fs), []string{"/etc", "/etc/app"}; !slices.Equal(got, want) {
+		t.Errorf("kept %q, want %q", got, want)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		setup func(dir string) error
+	}{
+		{"owned by another user", func(dir string) error { return os.Chown(dir, 1234, 0) }},
+		{"group-writable", func(dir string) error { return os.Chmod(dir, 0o775) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(root, "srv", tc.name)
+			if err := os.MkdirAll(filepath.Join(dir, "below"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(dir); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{"/srv/" + tc.name + "/x", "/srv/" + tc.name + "/below/x"} {
+				if _, err := fs.Lstat(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, d := range kept(fs) {
+				if d == "/srv/"+tc.name || d == "/srv/"+tc.name+"/below" {
+					t.Errorf("kept %s", d)
+				}
+			}
+		})
+	}
+}
+
+// A directory removed and made again is the new one for the operations
+// after: RemoveDir forgets what was kept.
+func TestDirsForgetRemovedDirectory(t *testing.T) {
+	root, fs := dirsRoot(t)
+	if err := fs.Mkdir("/etc/app/sub", 0o755, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFileAtomic("/etc/app/sub/f", []byte("old"), 0o644, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove("/etc/app/sub/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.RemoveDir("/etc/app/sub"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "etc/app/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFileAtomic("/etc/app/sub/f", []byte("new"), 0o644, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "etc/app/sub/f")); err != nil || string(got) != "new" {
+		t.Errorf("the file in the new directory: %q, %v", got, err)
+	}
+}
+
+// A directory given to someone else is no longer kept, nor what is below.
+func TestDirsForgetChownedDirectory(t *testing.T) {
+	_, fs := dirsRoot(t)
+	if _, err := fs.Lstat("/etc/app/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.ChownChmod("/etc/app", 0o755, 1234, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Lstat("/etc/app/a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := kept(fs); slices.Contains(got, "/etc/app") {
+		t.Errorf("kept %q after /etc/app was given to uid 1234", got)
+	}
+}
+
+// Forget in the middle of an operation (a helper run by the check of a
+// write) leaves that operation's directory open until it is done.
+func TestDirsForgetWhileInUse(t *testing.T) {
+	root, fs := dirsRoot(t)
+	if _, err := fs.Lstat("/etc/app/a"); err != nil {
+		t.Fatal(err)
+	}
+	err := fs.WriteFileAtomic("/etc/app/a", []byte("two"), 0o644, 0, 0, func(tmp string) error {
+		fs.Dirs.Forget()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("write with Forget during its check: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/app/a")); string(got) != "two" {
+		t.Errorf("content %q", got)
+	}
+	if got := kept(fs); len(got) != 0 {
+		t.Errorf("kept %q after Forget", got)
+	}
+}
+
+// Close closes every kept descriptor.
+func TestDirsClose(t *testing.T) {
+	_, fs := dirsRoot(t)
+	if _, err := fs.Lstat("/etc/app/a"); err != nil {
+		t.Fatal(err)
+	}
+	var fds []int
+	for _, k := range fs.Dirs.kept {
+		fds = append(fds, k.fd)
+	}
+	fs.Dirs.Close()
+	for _, fd := range fds {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != unix.EBADF {
+			t.Errorf("fd %d still open after Close (%v)", fd, err)
+		}
+	}
+}
