@@ -33,6 +33,8 @@ var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/us
 // rbenv, not what rbenv runs.
 func MissingExecutables(s *spec.Spec, root string) []*spec.Error {
 	var warns []*spec.Error
+	// Each program is looked at once (see SudoPrograms).
+	problems := map[string]string{}
 	for i, svc := range s.Services {
 		for _, set := range svc.Settings() {
 			if set.Section != "Service" || !strings.HasPrefix(set.Name, "Exec") {
@@ -42,7 +44,11 @@ func MissingExecutables(s *spec.Spec, root string) []*spec.Error {
 			if program == "" || strings.ContainsAny(program, "%$") {
 				continue
 			}
-			problem := checkProgram(root, program)
+			problem, ok := problems[program]
+			if !ok {
+				problem = checkProgram(root, program)
+				problems[program] = problem
+			}
 			if problem == "" {
 				continue
 			}

@@ -28,6 +28,9 @@ func ProgramsAsUser(s *spec.Spec, root string) []*spec.Error {
 	}
 	accounts := readAccounts(root)
 	var warns []*spec.Error
+	// Each program is walked once per user (see SudoPrograms).
+	type asUser struct{ program, user string }
+	problems := map[asUser]string{}
 	for i, svc := range s.Services {
 		if svc.Absent() {
 			continue
@@ -53,8 +56,14 @@ func ProgramsAsUser(s *spec.Spec, root string) []*spec.Error {
 		if program == "" || strings.ContainsAny(program, "%$") || !path.IsAbs(program) {
 			continue
 		}
-		gids := append([]int{a.gid}, accounts.member[user]...)
-		if problem := accessibleAs(root, program, a.uid, gids); problem != "" {
+		key := asUser{program, user}
+		problem, ok := problems[key]
+		if !ok {
+			gids := append([]int{a.gid}, accounts.member[user]...)
+			problem = accessibleAs(root, program, a.uid, gids)
+			problems[key] = problem
+		}
+		if problem != "" {
 			warns = append(warns, s.Warning(fmt.Sprintf("services[%d].%s", i, at),
 				fmt.Sprintf("ExecStart= runs %s as %s, but %s: systemd will fail to start it (status=203/EXEC); give %s read and search access (chmod o+x on the directory, or its group), or run the program from elsewhere", program, user, problem, user)))
 		}

@@ -29,27 +29,54 @@ func SudoPrograms(s *spec.Spec, root string) []*spec.Error {
 	}
 	var out []*spec.Error
 	files := s.SudoersFiles()
+	// What the host says of each program is read once: a spec with a
+	// hundred services names /usr/bin/systemctl a hundred times.
+	type found struct {
+		real             string
+		resolveErr       error
+		missing          bool
+		trustErr         error
+		trustErrComputed bool
+	}
+	programs := map[string]*found{}
+	lookup := func(program string) *found {
+		if f, ok := programs[program]; ok {
+			return f
+		}
+		f := &found{}
+		var host string
+		host, f.real, f.resolveErr = rootfs.Resolve(root, program)
+		if f.resolveErr == nil {
+			_, err := os.Stat(host)
+			f.missing = errors.Is(err, os.ErrNotExist)
+		}
+		programs[program] = f
+		return f
+	}
 	check := func(p, cmd string, unchecked bool) {
 		words := strings.Fields(cmd)
 		program := words[0]
-		host, real, err := rootfs.Resolve(root, program)
-		if err != nil {
-			out = append(out, s.Errorf(p, "resolve %s: %v", program, err))
+		f := lookup(program)
+		if f.resolveErr != nil {
+			out = append(out, s.Errorf(p, "resolve %s: %v", program, f.resolveErr))
 			return
 		}
-		if _, err := os.Stat(host); errors.Is(err, os.ErrNotExist) {
+		if f.missing {
 			out = append(out, s.Warning(p, fmt.Sprintf("%s does not exist on this host; sudo refuses the command until it is installed", program)))
 			return
 		}
-		if msg := spec.JudgeCommand(real, words[1:], unchecked); msg != "" {
-			if real != program {
-				msg = fmt.Sprintf("%s resolves to %s: %s", program, real, msg)
+		if msg := spec.JudgeCommand(f.real, words[1:], unchecked); msg != "" {
+			if f.real != program {
+				msg = fmt.Sprintf("%s resolves to %s: %s", program, f.real, msg)
 			}
 			out = append(out, s.Errorf(p, "%s", msg))
 			return
 		}
-		if err := rootfs.CheckTrustedIn(root, program, 0); err != nil {
-			out = append(out, s.Errorf(p, "%v: whoever can change %s can run anything as root through this rule", err, program))
+		if !f.trustErrComputed {
+			f.trustErr, f.trustErrComputed = rootfs.CheckTrustedIn(root, program, 0), true
+		}
+		if f.trustErr != nil {
+			out = append(out, s.Errorf(p, "%v: whoever can change %s can run anything as root through this rule", f.trustErr, program))
 		}
 	}
 	for i, f := range s.Sudoers {
