@@ -46,18 +46,22 @@ func (t *textReport) label(s steps.Status) string {
 	return string(s)
 }
 
+// step prints a step's lines in one write: a run with many steps makes
+// as many writes, not several per step.
 func (t *textReport) step(r steps.Result) {
-	line := fmt.Sprintf("%-8s %s", t.label(r.Status), r.ID)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-8s %s", t.label(r.Status), r.ID)
 	if r.Err != nil {
-		line += ": " + indentRest(r.Err.Error(), "         ")
+		b.WriteString(": " + indentRest(r.Err.Error(), "         "))
 	}
-	fmt.Fprintln(t.w, line)
+	b.WriteString("\n")
 	for _, c := range r.Changes {
-		fmt.Fprintf(t.w, "         %s\n", c.Summary)
+		fmt.Fprintf(&b, "         %s\n", c.Summary)
 		if c.Diff != "" {
-			fmt.Fprintf(t.w, "%s\n", indent(c.Diff, "           "))
+			fmt.Fprintf(&b, "%s\n", indent(c.Diff, "           "))
 		}
 	}
+	io.WriteString(t.w, b.String())
 }
 
 func (t *textReport) recap(results []steps.Result, d time.Duration, exit int) {

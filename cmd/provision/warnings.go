@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/provision-dev/provision/internal/hostcheck"
 	"github.com/provision-dev/provision/spec"
@@ -50,9 +51,11 @@ func asErrors(list []*spec.Error) []error {
 // printWarnings prints one warning per line, as
 // FILE:LINE:COL: warning: PATH: MESSAGE.
 func printWarnings(w io.Writer, warnings []*spec.Error) {
+	var b strings.Builder
 	for _, warning := range warnings {
-		fmt.Fprintln(w, warning)
+		fmt.Fprintln(&b, warning)
 	}
+	io.WriteString(w, b.String())
 }
 
 // warningsJSON is the warnings array of a JSON document; never null.
