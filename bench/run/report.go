@@ -171,13 +171,30 @@ func checksOn(s traceSummary) (string, bool) {
 			}
 		}
 	}
+	// The read-back loads the unit and reads what systemd loaded: with
+	// GetAll, or property by property (the Unit properties besides
+	// NeedDaemonReload, which the state reads ask for, and the
+	// Service ones).
 	readBack := 0
-	var calls []string
+	byCall := map[string]int{}
 	for m, n := range s.methods {
-		if m == "LoadUnit" || strings.HasPrefix(m, "GetAll") {
-			readBack += n
-			calls = append(calls, fmt.Sprintf("%s %d", m, n))
+		key := ""
+		switch {
+		case m == "LoadUnit" || strings.HasPrefix(m, "GetAll"):
+			key = m
+		case strings.HasPrefix(m, "Get(Service."):
+			key = "Get(Service.*)"
+		case strings.HasPrefix(m, "Get(Unit.") && m != "Get(Unit.NeedDaemonReload)":
+			key = "Get(Unit.*)"
 		}
+		if key != "" {
+			readBack += n
+			byCall[key] += n
+		}
+	}
+	var calls []string
+	for key, n := range byCall {
+		calls = append(calls, fmt.Sprintf("%s %d", key, n))
 	}
 	slices.Sort(calls)
 	rb := "none"

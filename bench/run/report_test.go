@@ -185,3 +185,25 @@ func TestTableMarkdown(t *testing.T) {
 		t.Errorf("text:\n%q\nwant\n%q", b.String(), want)
 	}
 }
+
+// The read-back counts when it reads properties one by one, and the state
+// reads' NeedDaemonReload alone is not a read-back.
+func TestChecksOnReadBack(t *testing.T) {
+	commands := cmds("provision apply", "visudo -c -f /tmp/x", "visudo -c", "sudo -n -ll -U deploy")
+	for _, c := range []struct {
+		name    string
+		methods map[string]int
+		want    string
+		ok      bool
+	}{
+		{"by property", map[string]int{"LoadUnit": 1, "Get(Service.ExecStart)": 1, "Get(Service.User)": 1, "Get(Unit.FragmentPath)": 1}, "read-back: Get(Service.*) 2, Get(Unit.*) 1, LoadUnit 1", true},
+		{"state reads only", map[string]int{"Get(Unit.NeedDaemonReload)": 3, "ListUnitsByPatterns": 1}, "read-back: none", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			measured, ok := checksOn(traceSummary{commands: commands, methods: c.methods})
+			if ok != c.ok || !strings.HasSuffix(measured, c.want) {
+				t.Errorf("checksOn = %q, %v; want ...%q, %v", measured, ok, c.want, c.ok)
+			}
+		})
+	}
+}
