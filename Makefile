@@ -90,7 +90,7 @@ lint:
 # bench/sidekiq.yml, each in fresh real-systemd containers (root), with
 # verification after every run. BENCHFLAGS passes flags to bench/run, e.g.
 # BENCHFLAGS='-rounds 1 -analyze=false'; the tables also go to
-# bin/bench.md. About 4 minutes.
+# bin/bench.md. About 2.5 minutes.
 BENCHFLAGS ?=
 bench: build bench-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
