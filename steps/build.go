@@ -85,8 +85,12 @@ func Build(sp *spec.Spec) *Graph {
 			fileStep[f.Path] = g.Add(&ensureFile{file: f}, owners(f.Path, f.Owner, f.Group)...)
 		}
 	}
+	// The drop-ins share one check of the whole configuration, made by
+	// the last of them (see sudoersBatch).
+	batch := &sudoersBatch{}
 	for _, sf := range sp.SudoersFiles() {
-		g.Add(&writeSudoers{sudoers: sf})
+		batch.last = &writeSudoers{sudoers: sf, batch: batch}
+		g.Add(batch.last)
 	}
 
 	if len(sp.Services) > 0 || len(sp.Dropins) > 0 {

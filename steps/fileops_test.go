@@ -348,3 +348,103 @@ func TestSudoersSelfCheckFromListing(t *testing.T) {
 		})
 	}
 }
+
+// batchSpec is three sudoers drop-ins for the group of one user.
+func batchSpec() *spec.Spec {
+	sp := &spec.Spec{Users: []spec.User{{Name: "deploy", Group: "deploy", Home: "/home/deploy", Shell: "/bin/bash"}}}
+	for _, name := range []string{"a", "b", "c"} {
+		sp.Sudoers = append(sp.Sudoers, spec.Sudoers{Name: name, Rules: []spec.SudoersRule{{Who: "%deploy", NoPasswd: true, Commands: []string{"/bin/systemctl restart " + name}}}})
+	}
+	return sp
+}
+
+// The drop-ins of a run are each checked with visudo -cf before they go
+// in, and share one check of the whole configuration and one listing of
+// what sudo allows: not one per drop-in. Their results come in the
+// graph's order, and a second run of the same graph checks nothing.
+func TestSudoersBatchChecksOnce(t *testing.T) {
+	h, _, shadow := testHostShadow(t)
+	shadow.listing = "User deploy may run the following commands on vm:\n\nSudoers entry:\n    RunAsUsers: root\n    Options: !authenticate\n    Commands:\n\t/bin/systemctl restart a\n\t/bin/systemctl restart b\n\t/bin/systemctl restart c\n"
+	g := Build(batchSpec())
+	var reported []string
+	res, err := Run(context.Background(), h, g, ModeApply, func(r Result) { reported = append(reported, r.ID+" "+string(r.Status)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(prefix string) int {
+		n := 0
+		for _, c := range shadow.calls {
+			if c == prefix || strings.HasPrefix(c, prefix+" ") && prefix != "visudo -c" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("visudo -c -f"); n != 3 {
+		t.Errorf("visudo -cf ran %d times, want 3 (one per drop-in): %q", n, shadow.calls)
+	}
+	if n := count("visudo -c"); n != 1 {
+		t.Errorf("visudo -c ran %d times, want 1: %q", n, shadow.calls)
+	}
+	if n := count("sudo -n -ll -U deploy"); n != 1 {
+		t.Errorf("sudo -ll ran %d times, want 1: %q", n, shadow.calls)
+	}
+	want := []string{"user deploy changed", "sudoers /etc/sudoers.d/a changed", "sudoers /etc/sudoers.d/b changed", "sudoers /etc/sudoers.d/c changed"}
+	if !slices.Equal(reported, want) {
+		t.Errorf("reported %q, want %q", reported, want)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if unchecked, _ := sudoersUnchecked.has(testEnv(h, true), name); unchecked {
+			t.Errorf("%s still marked unchecked", name)
+		}
+	}
+	if len(res) != 4 {
+		t.Fatalf("%d results", len(res))
+	}
+	shadow.calls = nil
+	if res, err := Run(context.Background(), h, g, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 || len(shadow.calls) != 0 {
+		t.Errorf("second run: %v, %v, ran %q", err, Counts(res), shadow.calls)
+	}
+}
+
+// When visudo rejects the whole configuration with the run's drop-ins in
+// place, every one of them is put back as it was (the one that existed
+// with its old content, the new ones removed) and each step fails with
+// visudo's message.
+func TestSudoersBatchRollsBackEveryDropin(t *testing.T) {
+	h, _, shadow := testHostShadow(t)
+	sp := batchSpec()
+	if _, err := Run(context.Background(), h, Build(&spec.Spec{Users: sp.Users, Sudoers: sp.Sudoers[:1]}), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	aPath := filepath.Join(h.Root, "etc/sudoers.d/a")
+	before, err := os.ReadFile(aPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.Sudoers[0].Rules[0].Commands = []string{"/bin/systemctl restart a2"}
+	shadow.wholeRejects = "/etc/sudoers.d/zz:1:1: syntax error"
+	res, err := Run(context.Background(), h, Build(sp), ModeApply, nil)
+	if err == nil {
+		t.Fatal("apply succeeded with the whole configuration rejected")
+	}
+	for _, r := range res[1:] {
+		if r.Status != StatusFailed || !strings.Contains(r.Err.Error(), "previous state restored") || !strings.Contains(r.Err.Error(), "zz:1:1: syntax error") || !strings.Contains(r.Err.Error(), "3 drop-ins") {
+			t.Errorf("%s: %s %v", r.ID, r.Status, r.Err)
+		}
+		if len(r.Changes) != 0 {
+			t.Errorf("%s lists changes that were undone: %+v", r.ID, r.Changes)
+		}
+	}
+	if got, _ := os.ReadFile(aPath); string(got) != string(before) {
+		t.Errorf("a after the rollback:\n%s\nwant its old content:\n%s", got, before)
+	}
+	for _, name := range []string{"b", "c"} {
+		if _, err := os.Lstat(filepath.Join(h.Root, "etc/sudoers.d", name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is there after the rollback (%v)", name, err)
+		}
+		if unchecked, _ := sudoersUnchecked.has(testEnv(h, true), name); unchecked {
+			t.Errorf("%s still marked unchecked", name)
+		}
+	}
+}

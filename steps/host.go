@@ -102,6 +102,8 @@ type runState struct {
 	// dirs keeps the directories the run's file operations opened (see
 	// rootfs.Dirs); Run closes them.
 	dirs *rootfs.Dirs
+	// sudoers holds what the run did with each sudoers batch.
+	sudoers map[*sudoersBatch]*sudoersRun
 }
 
 // fs is the host's file system, with its root-safe operations.

@@ -72,22 +72,26 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	index := make(map[Step]int, len(g.nodes))
 	status := make(map[Step]Status, len(g.nodes))
 	touched := make(map[Step][]string, len(g.nodes))
-	// windows holds the settle windows still open, by step (see
-	// Env.settle): such a step's result waits for them, and so does
-	// every step that needs it or is notified by it.
-	windows := make(map[Step][]settling)
+	// later holds what steps deferred, by step (see deferred): such a
+	// step's result waits for it, and so does every step that needs it
+	// or is notified by it.
+	later := make(map[Step][]deferred)
 	wait := func(s Step) {
-		if w, ok := windows[s]; ok {
-			settled(&results[index[s]], w)
+		if ds, ok := later[s]; ok {
+			resolved(&results[index[s]], ds)
 			status[s] = results[index[s]].Status
-			delete(windows, s)
+			delete(later, s)
 		}
 	}
 	reported := 0
 	flush := func() {
 		for ; reported < len(results); reported++ {
-			if _, open := windows[g.nodes[reported].step]; open {
-				return
+			s := g.nodes[reported].step
+			if ds, open := later[s]; open {
+				if !allReady(ds) {
+					return
+				}
+				wait(s)
 			}
 			if report != nil {
 				report(results[reported])
@@ -114,8 +118,8 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		}
 		index[n.step] = len(results)
 		results = append(results, r)
-		if len(env.settling) > 0 {
-			windows[n.step] = env.settling
+		if len(env.deferred) > 0 {
+			later[n.step] = env.deferred
 		}
 		flush()
 	}

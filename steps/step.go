@@ -57,7 +57,7 @@ type Env struct {
 
 	events   []Event
 	touched  []string
-	settling []settling
+	deferred []deferred
 	run      *runState
 }
 

@@ -66,6 +66,9 @@ type fakeShadow struct {
 	sudoDenies []string
 	// listing is what the fake sudo -ll prints.
 	listing string
+	// wholeRejects, when set, is what visudo -c (the whole
+	// configuration) says as it fails.
+	wholeRejects string
 }
 
 func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -75,6 +78,9 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 			return nil, nil
 		}
 		if !slices.Contains(args, "-f") {
+			if f.wholeRejects != "" {
+				return []byte(f.wholeRejects), fmt.Errorf("visudo: exit status 1")
+			}
 			return nil, nil // the whole host configuration is not this test's
 		}
 		return ExecCommand(ctx, "/usr/sbin/visudo", args...)

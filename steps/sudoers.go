@@ -27,12 +27,19 @@ const sudoersMode = 0o440
 //
 // A drop-in that visudo accepts may still allow nothing: /etc/sudoers may
 // not include sudoers.d, or a later rule may deny the command. So once
-// installed, every command of every rule is put to sudo itself
-// ("sudo -l -U USER [-u RUNAS] COMMAND"), for the rule's user or, for a
+// installed, every command of every rule is put to sudo itself (one
+// "sudo -n -ll -U USER" listing, or "sudo -l -U USER [-u RUNAS] COMMAND"
+// for what the listing cannot settle), for the rule's user or, for a
 // %group, for one of the group's members on the host; the step fails when
 // sudo would refuse one.
+//
+// The drop-ins of one run share the whole-configuration check and the
+// listings, made once all of them are in (see sudoersBatch).
 type writeSudoers struct {
 	sudoers spec.Sudoers
+	// batch is the check this drop-in shares with the run's others (see
+	// sudoersBatch); nil checks it alone.
+	batch *sudoersBatch
 }
 
 func (s *writeSudoers) ID() string { return "sudoers " + s.sudoers.Path() }
@@ -61,6 +68,26 @@ func (s *writeSudoers) target(e *Env) fileTarget {
 }
 
 func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
+	if s.batch == nil {
+		// A drop-in of its own: checked as soon as it is installed.
+		s.batch = &sudoersBatch{last: s}
+	}
+	changes, err := s.converge(ctx, e)
+	if !e.Apply || s.batch.last != s {
+		return changes, err
+	}
+	s.batch.check(ctx, e)
+	if en := s.batch.entry(e, s); en != nil && en.err != nil {
+		if en.restored {
+			// Undone: nothing changed.
+			return nil, en.err
+		}
+		return changes, en.err
+	}
+	return changes, err
+}
+
+func (s *writeSudoers) converge(ctx context.Context, e *Env) ([]Change, error) {
 	if s.sudoers.State == spec.Absent {
 		return s.remove(ctx, e)
 	}
@@ -85,9 +112,7 @@ func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
 		}
 		// Installed by a killed run: there is no previous file to put
 		// back if the configuration fails as a whole.
-		if _, err := s.checkInstalled(ctx, e, func() error { return e.fs().Remove(t.path) }); err != nil {
-			return nil, err
-		}
+		s.batch.add(ctx, e, s, func() error { return e.fs().Remove(t.path) })
 		return changes, nil
 	}
 	if !e.Apply {
@@ -114,16 +139,13 @@ func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline {
 		return changes, nil
 	}
-	rolledBack, err := s.checkInstalled(ctx, e, func() error {
+	s.batch.add(ctx, e, s, func() error {
 		if prev.Exists {
 			return e.fs().WriteFileAtomic(t.path, old, prev.Perm(), prev.UID, prev.GID, nil)
 		}
 		return e.fs().Remove(t.path)
 	})
-	if rolledBack {
-		return nil, err
-	}
-	return changes, err
+	return changes, nil
 }
 
 // remove removes the drop-in of a retired rule set, then checks the whole
@@ -180,7 +202,8 @@ func (s *writeSudoers) remove(ctx context.Context, e *Env) ([]Change, error) {
 // uncheckedChange reports a drop-in whose content is right but that an
 // earlier run, killed after installing it, never checked as a whole.
 func (s *writeSudoers) uncheckedChange(e *Env) ([]Change, error) {
-	if e.Host.Offline {
+	if e.Host.Offline || s.batch.pending(e, s) {
+		// Installed by this run, and checked with the batch.
 		return nil, nil
 	}
 	unchecked, err := sudoersUnchecked.has(e, s.sudoers.Name)
@@ -188,35 +211,6 @@ func (s *writeSudoers) uncheckedChange(e *Env) ([]Change, error) {
 		return nil, err
 	}
 	return []Change{{Summary: "check the sudo configuration: an earlier run installed this file and did not finish checking it"}}, nil
-}
-
-// checkInstalled checks the whole sudo configuration with the installed
-// drop-in (visudo -c), undoing the installation with restore when visudo
-// rejects it (rolledBack is then true), then asks sudo whether the drop-in
-// allows what it says. The drop-in's unchecked marker goes once visudo and
-// sudo agree, or once the drop-in is undone.
-func (s *writeSudoers) checkInstalled(ctx context.Context, e *Env, restore func() error) (rolledBack bool, err error) {
-	path := s.sudoers.Path()
-	out, err := e.exec(ctx, distro.Visudo, "-c")
-	if errors.Is(err, ErrInterrupted) {
-		// Not checked, so not known to be wrong: the marker stays, and
-		// the next run checks the configuration again.
-		return false, fmt.Errorf("check the sudo configuration with %s installed: %w", path, err)
-	}
-	if err != nil {
-		msg := visudoMessage(out, err)
-		if err := restore(); err != nil {
-			return false, fmt.Errorf("%s: sudo configuration rejected by visudo (%s), and putting the previous file back failed: %w", path, msg, err)
-		}
-		if err := sudoersUnchecked.clear(e, s.sudoers.Name); err != nil {
-			return true, err
-		}
-		return true, fmt.Errorf("%s: sudo configuration rejected by visudo with this file, previous state restored: %s", path, msg)
-	}
-	if err := s.checkAllowed(ctx, e); err != nil {
-		return false, err
-	}
-	return false, sudoersUnchecked.clear(e, s.sudoers.Name)
 }
 
 // visudoMessage keeps what visudo says is wrong, without the "parsed OK"
@@ -236,10 +230,11 @@ func visudoMessage(out []byte, err error) string {
 
 // checkAllowed asks sudo whether each rule's commands are allowed to the
 // rule's user, or to a member of its group. Rules of a group that has no
-// member yet cannot be asked about and are passed over.
-func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env) error {
+// member yet cannot be asked about and are passed over. listings holds
+// the users' listings already asked for (nil: unusable), shared by the
+// drop-ins of a batch.
+func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env, listings map[string][]sudolist.Entry) error {
 	var denied []string
-	listings := map[string][]sudolist.Entry{}
 	for _, r := range s.sudoers.Rules {
 		user, err := e.someMember(r.Who)
 		if err != nil {

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,49 @@ func TestSudoersRollback(t *testing.T) {
 	// With the broken file gone, the new drop-in goes in.
 	execOK(t, c, "rm", "/etc/sudoers.d/broken")
 	applyOK(t, c, spec)
+	execAsOK(t, c, "deploy", "sudo", "-n", "-l", "/bin/systemctl", "status", "sidekiq")
+}
+
+// TestSudoersRollbackOfTheRunsDropins: the drop-ins a run installs share
+// one check of the whole configuration; when visudo -c rejects it, every
+// one of them is put back (the changed one with its old content, the new
+// one removed), each step fails naming visudo's complaint, and sudo keeps
+// working as before. Once the cause is gone both go in.
+func TestSudoersRollbackOfTheRunsDropins(t *testing.T) {
+	t.Parallel()
+	c := bootForSidekiq(t)
+	applyOK(t, c, exampleSpec(t))
+	before := execOK(t, c, "sha256sum", "/etc/sudoers.d/sidekiq-users")
+	writeFile(t, c, "/etc/sudoers.d/broken", "%deploy ALL= NOPASSWD /bin/true\n", 0o440)
+	spec := exampleSpec(t, "allow: [restart, quiet]", "allow: [restart, quiet, status]") + `
+sudoers:
+  - name: ops
+    rules:
+      - who: "%deploy"
+        nopasswd: true
+        commands: [/bin/systemctl show sidekiq]
+`
+	code, out := provision(t, c, spec, "apply")
+	if code != 1 {
+		t.Errorf("apply: exit %d, want 1", code)
+	}
+	failed := stepLines(out, "failed")
+	slices.Sort(failed)
+	if want := []string{"sudoers /etc/sudoers.d/ops", "sudoers /etc/sudoers.d/sidekiq-users"}; !slices.Equal(failed, want) {
+		t.Errorf("failed steps %q, want %q:\n%s", failed, want, out)
+	}
+	if !strings.Contains(out, "with the 2 drop-ins this run installed") || !strings.Contains(out, "previous state restored") || !strings.Contains(out, "broken") {
+		t.Errorf("apply does not report the rollback of both with visudo's message:\n%s", out)
+	}
+	if got := execOK(t, c, "sha256sum", "/etc/sudoers.d/sidekiq-users"); got != before {
+		t.Errorf("sidekiq-users after the rollback: %s, want the previous one %s", got, before)
+	}
+	if code, _ := exitCode(t, c, "test", "-e", "/etc/sudoers.d/ops"); code == 0 {
+		t.Error("the new drop-in ops is still there after the rollback")
+	}
+	execAsOK(t, c, "deploy", "sudo", "-n", "-l", "/bin/systemctl", "restart", "sidekiq")
+	execOK(t, c, "rm", "/etc/sudoers.d/broken")
+	applyOK(t, c, spec)
+	execAsOK(t, c, "deploy", "sudo", "-n", "-l", "/bin/systemctl", "show", "sidekiq")
 	execAsOK(t, c, "deploy", "sudo", "-n", "-l", "/bin/systemctl", "status", "sidekiq")
 }
