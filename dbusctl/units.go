@@ -98,20 +98,11 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 	if len(units) == 0 {
 		return nil, nil
 	}
-	for _, u := range units {
-		if !hasUnitType(u) || strings.ContainsAny(u, "*?[]") {
-			return nil, fmt.Errorf("state of %s: not a unit name: it needs a type suffix such as .service", u)
-		}
-	}
 	ctx, explain, cancel := c.bounded(ctx, "read unit states")
 	defer cancel()
-	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
-	if err := explain(err); err != nil {
-		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
-	}
-	byName := make(map[string]sdbus.UnitStatus, len(loaded))
-	for _, st := range loaded {
-		byName[st.Name] = st
+	byName, err := c.listLoaded(ctx, explain, units)
+	if err != nil {
+		return nil, err
 	}
 	states := make([]UnitState, len(units))
 	var reads []propertyRead
@@ -157,6 +148,26 @@ func (c *Conn) States(ctx context.Context, units ...string) ([]UnitState, error)
 	return states, nil
 }
 
+// listLoaded checks that units are unit names (no patterns) and returns
+// those systemd has loaded among them, by name, from one
+// ListUnitsByPatterns call, which loads none.
+func (c *Conn) listLoaded(ctx context.Context, explain func(error) error, units []string) (map[string]sdbus.UnitStatus, error) {
+	for _, u := range units {
+		if !hasUnitType(u) || strings.ContainsAny(u, "*?[]") {
+			return nil, fmt.Errorf("state of %s: not a unit name: it needs a type suffix such as .service", u)
+		}
+	}
+	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
+	if err := explain(err); err != nil {
+		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
+	}
+	byName := make(map[string]sdbus.UnitStatus, len(loaded))
+	for _, st := range loaded {
+		byName[st.Name] = st
+	}
+	return byName, nil
+}
+
 // Brief returns, for each of units, in order, what a run of provision
 // needs of it, in fewer calls than States: LoadState, ActiveState,
 // SubState and Job from one ListUnitsByPatterns call, and one
@@ -170,13 +181,9 @@ func (c *Conn) Brief(ctx context.Context, units ...string) ([]UnitState, error) 
 	}
 	ctx, explain, cancel := c.bounded(ctx, "read unit states")
 	defer cancel()
-	loaded, err := c.sd.ListUnitsByPatternsContext(ctx, nil, units)
-	if err := explain(err); err != nil {
-		return nil, fmt.Errorf("list units %s: %w", strings.Join(units, " "), busError(err))
-	}
-	byName := make(map[string]sdbus.UnitStatus, len(loaded))
-	for _, st := range loaded {
-		byName[st.Name] = st
+	byName, err := c.listLoaded(ctx, explain, units)
+	if err != nil {
+		return nil, err
 	}
 	states := make([]UnitState, len(units))
 	var reads []propertyRead
