@@ -146,6 +146,9 @@ func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep 
 	for i, svc := range sp.Services {
 		units[i] = g.Add(&writeUnit{service: svc}, stops[i])
 		reload.units = append(reload.units, svc.Units()...)
+		if !svc.Absent() {
+			reload.readBack = append(reload.readBack, svc.Units()...)
+		}
 	}
 	var dropins []Step
 	for _, d := range sp.Dropins {

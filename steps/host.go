@@ -104,6 +104,9 @@ type runState struct {
 	dirs *rootfs.Dirs
 	// sudoers holds what the run did with each sudoers batch.
 	sudoers map[*sudoersBatch]*sudoersRun
+	// configs holds what systemd loaded for the units the run's reload
+	// touched, read right after it (see prefetchConfigs).
+	configs map[string]configRead
 }
 
 // fs is the host's file system, with its root-safe operations.

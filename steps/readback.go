@@ -22,7 +22,7 @@ import (
 // systemd read otherwise, a foreign drop-in with User=root, a bad setting
 // that kept it from loading) must not pass for converged.
 func (s *ensureService) readBack(ctx context.Context, e *Env, unit string) ([]string, error) {
-	cfg, err := e.Host.Systemd.Config(ctx, unit)
+	cfg, err := e.config(ctx, unit)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/provision-dev/provision/internal/crash"
 )
@@ -18,6 +19,10 @@ import (
 type daemonReload struct {
 	// units are the managed units, whose NeedDaemonReload is checked.
 	units []string
+	// readBack are the units of the services that are to be there:
+	// those the reload touches are read back right after it (see
+	// prefetchConfigs).
+	readBack []string
 }
 
 func (s *daemonReload) ID() string { return "daemon-reload" }
@@ -70,10 +75,63 @@ func (s *daemonReload) Converge(ctx context.Context, e *Env) ([]Change, error) {
 			}
 		}
 	}
+	e.run.configs = nil
 	if err := e.Host.Systemd.Reload(ctx); err != nil {
 		return nil, err
 	}
 	crash.Point("daemon-reload", "systemd", "done")
 	e.forgetStates()
+	var read []string
+	for _, u := range stale {
+		if slices.Contains(s.readBack, u) {
+			read = append(read, u)
+		}
+	}
+	e.prefetchConfigs(ctx, read)
 	return []Change{c}, nil
+}
+
+// configRead is what systemd answered when asked what it loaded for a
+// unit.
+type configRead struct {
+	cfg UnitConfig
+	err error
+}
+
+// configReaders bounds how many units are read back at once.
+const configReaders = 8
+
+// prefetchConfigs asks systemd, right after a reload, what it loaded for
+// each of units, several at once, for the read-backs of the service steps
+// (see ensureService.readBack): a hundred services read one after the
+// other spent a hundred round trips of waiting. What systemd loaded does
+// not change until the next reload, which forgets the answers.
+func (e *Env) prefetchConfigs(ctx context.Context, units []string) {
+	if len(units) == 0 {
+		return
+	}
+	reads := make([]configRead, len(units))
+	sem := make(chan struct{}, configReaders)
+	var wg sync.WaitGroup
+	for i, u := range units {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			reads[i].cfg, reads[i].err = e.Host.Systemd.Config(ctx, u)
+		})
+	}
+	wg.Wait()
+	e.run.configs = make(map[string]configRead, len(units))
+	for i, u := range units {
+		e.run.configs[u] = reads[i]
+	}
+}
+
+// config returns what systemd loaded for unit: read after this run's
+// reload, or asked now.
+func (e *Env) config(ctx context.Context, unit string) (UnitConfig, error) {
+	if r, ok := e.run.configs[unit]; ok {
+		return r.cfg, r.err
+	}
+	return e.Host.Systemd.Config(ctx, unit)
 }

@@ -36,11 +36,12 @@ func serviceSpec(svc spec.Service) *spec.Spec {
 func TestServiceApplyTwice(t *testing.T) {
 	h, sd := testHost(t)
 	applyTwice(t, h, Build(serviceSpec(sidekiq())))
-	// First run: states, reload (after the links were made), states again
-	// (the check after the reload), what systemd loaded, the system state
-	// (booting or not), start, states and config (the check after it).
-	// Second run: one batched states call and nothing else.
-	want := []string{"states", "reload", "states", "config sidekiq.service", "system-state", "start sidekiq.service", "states", "config sidekiq.service", "states"}
+	// First run: states, reload (after the links were made), what systemd
+	// loaded for the unit the reload touched (read right after it, once
+	// for the run), states again (the check after the reload), the system
+	// state (booting or not), start, states (the check after it). Second
+	// run: one batched states call and nothing else.
+	want := []string{"states", "reload", "config sidekiq.service", "states", "system-state", "start sidekiq.service", "states", "states"}
 	if !slices.Equal(sd.calls, want) {
 		t.Errorf("systemd calls = %q, want %q", sd.calls, want)
 	}
@@ -499,4 +500,40 @@ func TestSettleWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What systemd loaded for the units a reload touched is read right after
+// the reload, once per unit for the run, before any of them starts.
+func TestReadBackAfterTheReloadOnce(t *testing.T) {
+	h, sd := testHost(t)
+	sp := serviceSpec(sidekiq())
+	for _, name := range []string{"worker-a", "worker-b"} {
+		svc := sidekiq()
+		svc.Name, svc.SyslogIdentifier, svc.Sudo = name, name, nil
+		sp.Services = append(sp.Services, svc)
+	}
+	if _, err := Run(context.Background(), h, Build(sp), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	reload := slices.Index(sd.calls, "reload")
+	firstStart := slices.IndexFunc(sd.calls, func(c string) bool { return strings.HasPrefix(c, "start ") })
+	for _, unit := range []string{"sidekiq.service", "worker-a.service", "worker-b.service"} {
+		call := "config " + unit
+		if n := countOf(sd.calls, call); n != 1 {
+			t.Errorf("%s: %d times, want once: %q", call, n, sd.calls)
+		}
+		if i := slices.Index(sd.calls, call); i < reload || i > firstStart {
+			t.Errorf("%s at %d, want between the reload (%d) and the first start (%d): %q", call, i, reload, firstStart, sd.calls)
+		}
+	}
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
 }
