@@ -300,44 +300,65 @@ func timedExec(exec execFunc, log *[]probeExec) execFunc {
 
 // timedSystemd times the calls the steps make to systemd: the state
 // reads, the read-back and the reload. The other methods pass through.
+//
+// Calls to one method that overlap (the read-backs made eight at once)
+// count once: a method's Wall is the time at least one of its calls was
+// under way, so that the phases still add up to the run.
 type timedSystemd struct {
 	steps.Systemd
-	mu    sync.Mutex
-	calls map[string]probeCall
+	mu     sync.Mutex
+	calls  map[string]probeCall
+	active map[string]int
+	since  map[string]time.Time
 }
 
-func (t *timedSystemd) done(name string, start time.Time) {
-	d := time.Since(start)
+// begin records that a call to name starts; done, that it ended.
+func (t *timedSystemd) begin(name string) string {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.active == nil {
+		t.active, t.since = map[string]int{}, map[string]time.Time{}
+	}
+	if t.active[name] == 0 {
+		t.since[name] = time.Now()
+	}
+	t.active[name]++
+	return name
+}
+
+func (t *timedSystemd) done(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c := t.calls[name]
 	c.N++
-	c.Wall += d
+	if t.active[name]--; t.active[name] == 0 {
+		c.Wall += time.Since(t.since[name])
+	}
 	t.calls[name] = c
-	t.mu.Unlock()
 }
 
 func (t *timedSystemd) Reload(ctx context.Context) error {
-	defer t.done("Reload", time.Now())
+	defer t.done(t.begin("Reload"))
 	return t.Systemd.Reload(ctx)
 }
 
 func (t *timedSystemd) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
-	defer t.done("States", time.Now())
+	defer t.done(t.begin("States"))
 	return t.Systemd.States(ctx, units...)
 }
 
 func (t *timedSystemd) Loaded(ctx context.Context, pattern string) ([]steps.UnitState, error) {
-	defer t.done("Loaded", time.Now())
+	defer t.done(t.begin("Loaded"))
 	return t.Systemd.Loaded(ctx, pattern)
 }
 
 func (t *timedSystemd) SystemState(ctx context.Context) (steps.SystemState, error) {
-	defer t.done("SystemState", time.Now())
+	defer t.done(t.begin("SystemState"))
 	return t.Systemd.SystemState(ctx)
 }
 
 func (t *timedSystemd) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
-	defer t.done("Config", time.Now())
+	defer t.done(t.begin("Config"))
 	return t.Systemd.Config(ctx, unit)
 }
 
