@@ -128,6 +128,9 @@ func manPage() string {
 			w("%s", roffText(sudoCheckHelp))
 			fs, _, _, _ := sudoCheckFlags(io.Discard)
 			manFlags(&b, fs)
+		case c.name == "help":
+			w(".IP")
+			w("%s", roffText(strings.TrimSpace(strings.SplitN(helpHelp, "\n\n", 2)[1])))
 		case c.name == "schema":
 			_, rest, _ := strings.Cut(schemaHelp, "\n\n")
 			for _, p := range strings.Split(strings.TrimSpace(rest), "\n\n") {
@@ -144,9 +147,6 @@ func manPage() string {
 			}
 		}
 	}
-	w(".TP")
-	w(".B help")
-	w("%s", roffText(strings.TrimSpace(strings.SplitN(helpHelp, "\n\n", 2)[1])))
 	w(".SH EXIT STATUS")
 	w("%s", roffText(strings.TrimPrefix(usageParagraph("Exit codes: "), "Exit codes: ")))
 	w(".SH FILES")
@@ -228,7 +228,7 @@ _provision() {
 	for _, c := range usageCommands() {
 		names = append(names, c.name)
 	}
-	b.WriteString(strings.Join(append(names, "help"), " ") + `' -- "$cur"))
+	b.WriteString(strings.Join(names, " ") + `' -- "$cur"))
 		return
 	fi
 	case $prev in

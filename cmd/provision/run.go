@@ -37,6 +37,7 @@ Commands:
   sudo-check  say of command lines whether a user may run them with sudo
   schema    print the JSON Schema of the spec, for editors
   version   print the version
+  help      print this, or a command's help (provision help COMMAND)
 
 Run "provision COMMAND -h" for a command's flags.
 
