@@ -76,10 +76,17 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	// step's result waits for it, and so does every step that needs it
 	// or is notified by it.
 	later := make(map[Step][]deferred)
+	nodes := make(map[Step]*node, len(g.nodes))
 	wait := func(s Step) {
 		if ds, ok := later[s]; ok {
-			resolved(&results[index[s]], ds)
-			status[s] = results[index[s]].Status
+			r := &results[index[s]]
+			resolved(r, ds)
+			if r.Status == StatusChanged && mode == ModeApply {
+				// The check after the apply, once what it deferred
+				// is done.
+				recheck(ctx, nodes[s], &Env{Host: h, run: rs}, r)
+			}
+			status[s] = r.Status
 			delete(later, s)
 		}
 	}
@@ -111,6 +118,7 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 				env.events = append(env.events, Event{From: from.ID(), Units: touched[from]})
 			}
 		}
+		nodes[n.step] = n
 		r := runStep(ctx, n, env, status)
 		status[n.step] = r.Status
 		if r.Status == StatusChanged {
@@ -156,13 +164,8 @@ func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Res
 	start := time.Now()
 	r.Changes, r.Err = n.step.Converge(ctx, env)
 
-	if env.Apply && r.Err == nil && len(r.Changes) > 0 {
-		recheck := &Env{Host: env.Host, run: env.run}
-		if rest, err := n.step.Converge(ctx, recheck); err != nil {
-			r.Err = fmt.Errorf("check after apply: %w", err)
-		} else if len(rest) > 0 {
-			r.Err = fmt.Errorf("%w: still differs: %s", ErrNotConverged, summaries(rest))
-		}
+	if env.Apply && r.Err == nil && len(r.Changes) > 0 && len(env.deferred) == 0 {
+		recheckErr(ctx, n, &Env{Host: env.Host, run: env.run}, &r)
 	}
 	r.Duration = time.Since(start)
 	if r.Err != nil && ctx.Err() != nil && !errors.Is(r.Err, ErrInterrupted) {
@@ -179,6 +182,28 @@ func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Res
 		r.Status = StatusOK
 	}
 	return r
+}
+
+// recheckErr converges n again without applying, after an apply that
+// changed something, and sets r.Err when that fails or still finds
+// differences.
+func recheckErr(ctx context.Context, n *node, env *Env, r *Result) {
+	if rest, err := n.step.Converge(ctx, env); err != nil {
+		r.Err = fmt.Errorf("check after apply: %w", err)
+	} else if len(rest) > 0 {
+		r.Err = fmt.Errorf("%w: still differs: %s", ErrNotConverged, summaries(rest))
+	}
+}
+
+// recheck is recheckErr for a result known only once what its step
+// deferred is done; a failure fails r.
+func recheck(ctx context.Context, n *node, env *Env, r *Result) {
+	if recheckErr(ctx, n, env, r); r.Err != nil {
+		if ctx.Err() != nil && !errors.Is(r.Err, ErrInterrupted) {
+			r.Err = fmt.Errorf("%w: %v", ErrInterrupted, r.Err)
+		}
+		r.Status = StatusFailed
+	}
 }
 
 func summaries(cs []Change) string {
