@@ -9,11 +9,12 @@ import (
 )
 
 // Build turns a validated spec into the graph of steps that converge a
-// host to it, in this order: groups, users and their keys, directories,
-// files, sudoers drop-ins; the stops of retired services; unit files (and
-// their removal), drop-ins, [Install] links; one daemon-reload; services,
-// the retired ones forgotten, units restarted for their drop-ins; and last
-// what is to be absent: files, directories (deepest first), accounts.
+// host to it, in this order: the stops of retired services; unit files
+// (and their removal), drop-ins, [Install] links; one daemon-reload;
+// groups, users and their keys, directories, files, sudoers drop-ins;
+// services, the retired ones forgotten, units restarted for their
+// drop-ins; and last what is to be absent: files, directories (deepest
+// first), accounts. The reload runs while the accounts and files are made.
 //
 // Needs: each step needs the steps that create what it refers to (its
 // owner, its parent directory; a service its unit, the reload, its user,
@@ -31,6 +32,14 @@ func Build(sp *spec.Spec) *Graph {
 	userStep := map[string]Step{}
 	dirStep := map[string]Step{}
 	fileStep := map[string]Step{}
+
+	// Unit files, drop-ins, [Install] links and the reload come first:
+	// they need nothing the accounts and files make, and the reload runs
+	// while those are made (see daemonReload).
+	var units *unitSteps
+	if len(sp.Services) > 0 || len(sp.Dropins) > 0 {
+		units = buildUnitFiles(g, sp)
+	}
 
 	var present, absent []spec.User
 	for _, u := range sp.Users {
@@ -93,8 +102,8 @@ func Build(sp *spec.Spec) *Graph {
 		g.Add(batch.last)
 	}
 
-	if len(sp.Services) > 0 || len(sp.Dropins) > 0 {
-		buildUnits(g, sp, userStep, groupStep, dirStep, fileStep)
+	if units != nil {
+		buildServices(g, sp, units, userStep, groupStep, dirStep, fileStep)
 	}
 
 	for _, f := range sp.Files {
@@ -113,9 +122,21 @@ func Build(sp *spec.Spec) *Graph {
 	return g
 }
 
-// buildUnits adds the steps of services and drop-ins: what goes between
-// the files and the retirements (see Build).
-func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep map[string]Step) {
+// unitSteps are the steps buildUnitFiles adds that the services' steps
+// refer to.
+type unitSteps struct {
+	units  []Step
+	reload *daemonReload
+	// own are the drop-ins of each service; foreignUnits the units,
+	// not services of the spec, whose drop-ins restart them.
+	own          [][]spec.Dropin
+	foreignUnits []string
+}
+
+// buildUnitFiles adds the steps that write what systemd reads, and the
+// reload: the stops of retired services, unit files (and their removal),
+// drop-ins, [Install] links, one daemon-reload (see Build).
+func buildUnitFiles(g *Graph, sp *spec.Spec) *unitSteps {
 	// Which service, if any, each drop-in's unit belongs to.
 	owner := func(unit string) int {
 		for i, svc := range sp.Services {
@@ -125,13 +146,12 @@ func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep 
 		}
 		return -1
 	}
-	own := make([][]spec.Dropin, len(sp.Services))
-	var foreignUnits []string
+	u := &unitSteps{own: make([][]spec.Dropin, len(sp.Services))}
 	for _, d := range sp.Dropins {
 		if i := owner(d.Unit); i >= 0 {
-			own[i] = append(own[i], d)
-		} else if d.Restarts() && !slices.Contains(foreignUnits, d.Unit) {
-			foreignUnits = append(foreignUnits, d.Unit)
+			u.own[i] = append(u.own[i], d)
+		} else if d.Restarts() && !slices.Contains(u.foreignUnits, d.Unit) {
+			u.foreignUnits = append(u.foreignUnits, d.Unit)
 		}
 	}
 
@@ -142,9 +162,10 @@ func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep 
 		}
 	}
 	reload := &daemonReload{}
-	units := make([]Step, len(sp.Services))
+	u.reload = reload
+	u.units = make([]Step, len(sp.Services))
 	for i, svc := range sp.Services {
-		units[i] = g.Add(&writeUnit{service: svc}, stops[i])
+		u.units[i] = g.Add(&writeUnit{service: svc}, stops[i])
 		reload.units = append(reload.units, svc.Units()...)
 		if !svc.Absent() {
 			reload.readBack = append(reload.readBack, svc.Units()...)
@@ -159,23 +180,31 @@ func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep 
 	}
 	var enables []Step
 	for i, svc := range sp.Services {
-		enables = append(enables, g.Add(&enableUnit{service: svc}, units[i]))
+		enables = append(enables, g.Add(&enableUnit{service: svc}, u.units[i]))
 	}
 	g.Add(reload)
 	for i := range sp.Services {
-		g.Notify(units[i], reload)
+		g.Notify(u.units[i], reload)
 		g.Notify(enables[i], reload)
 	}
 	for _, d := range dropins {
 		g.Notify(d, reload)
 	}
+	return u
+}
+
+// buildServices adds the steps of the services, after the accounts and
+// files they run with: each service, the retired ones forgotten, and the
+// units restarted for their drop-ins (see Build).
+func buildServices(g *Graph, sp *spec.Spec, u *unitSteps, userStep, groupStep, dirStep, fileStep map[string]Step) {
+	reload := u.reload
 	for i, svc := range sp.Services {
 		if svc.Absent() {
 			forget := g.Add(&forgetService{service: svc}, reload)
 			g.Notify(reload, forget)
 			continue
 		}
-		needs := []Step{units[i], reload}
+		needs := []Step{u.units[i], reload}
 		needs = append(needs, lookup(userStep, svc.User)...)
 		needs = append(needs, lookup(groupStep, svc.Group)...)
 		if svc.WorkingDirectory != "" {
@@ -184,10 +213,10 @@ func buildUnits(g *Graph, sp *spec.Spec, userStep, groupStep, dirStep, fileStep 
 		if envFile := strings.TrimPrefix(svc.EnvironmentFile, "-"); envFile != "" {
 			needs = append(needs, lookup(fileStep, envFile)...)
 		}
-		service := g.Add(&ensureService{service: svc, dropins: own[i]}, needs...)
+		service := g.Add(&ensureService{service: svc, dropins: u.own[i]}, needs...)
 		g.Notify(reload, service)
 	}
-	for _, unit := range foreignUnits {
+	for _, unit := range u.foreignUnits {
 		restart := g.Add(&restartUnit{unit: unit}, reload)
 		g.Notify(reload, restart)
 	}

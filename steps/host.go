@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,9 @@ const helperGrace = 5 * time.Second
 func ExecCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = []string{"PATH=" + distro.Path, "LC_ALL=C"}
+	if env, ok := ctx.Value(helperEnvKey{}).([]string); ok {
+		cmd.Env = append(cmd.Env, env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = helperGrace
@@ -105,8 +109,11 @@ type runState struct {
 	// sudoers holds what the run did with each sudoers batch.
 	sudoers map[*sudoersBatch]*sudoersRun
 	// configs holds what systemd loaded for the units the run's reload
-	// touched, read right after it (see prefetchConfigs).
+	// touched, read right after it (see readConfigs).
 	configs map[string]configRead
+	// reloading is closed when the reload under way in the background
+	// is done; nil when there is none (see daemonReload).
+	reloading chan struct{}
 }
 
 // fs is the host's file system, with its root-safe operations.
@@ -130,7 +137,28 @@ func (e *Env) exec(ctx context.Context, name string, args ...string) ([]byte, er
 	// (useradd -m, userdel -r): read them again.
 	e.run.accounts, e.run.groups = nil, nil
 	defer e.run.dirs.Forget()
+	if e.run.reloading != nil {
+		select {
+		case <-e.run.reloading:
+		default:
+			// systemd does not answer while it reloads: a helper
+			// that looks up a name the account files lack (useradd
+			// making it) would wait for its userdb until the reload
+			// is over. Dynamic users (DynamicUser=) are left out of
+			// its lookups meanwhile.
+			ctx = withHelperEnv(ctx, "SYSTEMD_BYPASS_USERDB=io.systemd.DynamicUser")
+		}
+	}
 	return e.Host.Exec(ctx, name, args...)
+}
+
+type helperEnvKey struct{}
+
+// withHelperEnv returns ctx with NAME=VALUE added to the environment
+// ExecCommand gives helpers.
+func withHelperEnv(ctx context.Context, kv string) context.Context {
+	env, _ := ctx.Value(helperEnvKey{}).([]string)
+	return context.WithValue(ctx, helperEnvKey{}, append(slices.Clip(env), kv))
 }
 
 // account is a line of /etc/passwd.

@@ -75,19 +75,62 @@ func (s *daemonReload) Converge(ctx context.Context, e *Env) ([]Change, error) {
 			}
 		}
 	}
-	e.run.configs = nil
-	if err := e.Host.Systemd.Reload(ctx); err != nil {
-		return nil, err
-	}
-	crash.Point("daemon-reload", "systemd", "done")
-	e.forgetStates()
 	var read []string
 	for _, u := range stale {
 		if slices.Contains(s.readBack, u) {
 			read = append(read, u)
 		}
 	}
-	e.prefetchConfigs(ctx, read)
+	e.run.configs = nil
+	reload := func() (map[string]configRead, error) {
+		if err := e.Host.Systemd.Reload(ctx); err != nil {
+			return nil, err
+		}
+		crash.Point("daemon-reload", "systemd", "done")
+		return readConfigs(ctx, e.Host.Systemd, read), nil
+	}
+	if crash.Armed() {
+		// A run that is to be killed at a crash point passes them in
+		// one order, the same in every run.
+		configs, err := reload()
+		if err != nil {
+			return nil, err
+		}
+		e.forgetStates()
+		e.run.configs = configs
+		return []Change{c}, nil
+	}
+	// systemd takes a while to reload (about 100 ms on a small host),
+	// and what comes next in the run until the services (accounts,
+	// directories, files, sudoers) does not need it: the reload runs
+	// while they do. The steps that need it wait for it (see deferred).
+	done := make(chan struct{})
+	var configs map[string]configRead
+	var reloadErr error
+	go func() {
+		defer close(done)
+		configs, reloadErr = reload()
+	}()
+	e.run.reloading = done
+	e.later(deferred{
+		ready: func() bool {
+			select {
+			case <-done:
+				return true
+			default:
+				return false
+			}
+		},
+		wait: func() error {
+			<-done
+			if e.run.reloading == done {
+				e.run.reloading = nil
+			}
+			e.forgetStates()
+			e.run.configs = configs
+			return reloadErr
+		},
+	})
 	return []Change{c}, nil
 }
 
@@ -101,15 +144,12 @@ type configRead struct {
 // configReaders bounds how many units are read back at once.
 const configReaders = 8
 
-// prefetchConfigs asks systemd, right after a reload, what it loaded for
-// each of units, several at once, for the read-backs of the service steps
+// readConfigs asks systemd what it loaded for each of units, several at
+// once, right after a reload, for the read-backs of the service steps
 // (see ensureService.readBack): a hundred services read one after the
 // other spent a hundred round trips of waiting. What systemd loaded does
 // not change until the next reload, which forgets the answers.
-func (e *Env) prefetchConfigs(ctx context.Context, units []string) {
-	if len(units) == 0 {
-		return
-	}
+func readConfigs(ctx context.Context, sd Systemd, units []string) map[string]configRead {
 	reads := make([]configRead, len(units))
 	sem := make(chan struct{}, configReaders)
 	var wg sync.WaitGroup
@@ -117,14 +157,15 @@ func (e *Env) prefetchConfigs(ctx context.Context, units []string) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			reads[i].cfg, reads[i].err = e.Host.Systemd.Config(ctx, u)
+			reads[i].cfg, reads[i].err = sd.Config(ctx, u)
 		})
 	}
 	wg.Wait()
-	e.run.configs = make(map[string]configRead, len(units))
+	configs := make(map[string]configRead, len(units))
 	for i, u := range units {
-		e.run.configs[u] = reads[i]
+		configs[u] = reads[i]
 	}
+	return configs
 }
 
 // config returns what systemd loaded for unit: read after this run's

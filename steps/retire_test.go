@@ -69,7 +69,7 @@ func TestRetireService(t *testing.T) {
 
 	sd.calls = nil
 	res := applyTwice(t, h, Build(retired))
-	if got := changedIDs(res); !slices.Equal(got, []string{"sudoers /etc/sudoers.d/sidekiq-users", "service sidekiq", "unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload"}) {
+	if got := changedIDs(res); !slices.Equal(got, []string{"service sidekiq", "unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload", "sudoers /etc/sudoers.d/sidekiq-users"}) {
 		t.Errorf("changed %q", got)
 	}
 	if count(sd.calls, "reload") != 1 {

@@ -238,8 +238,8 @@ func TestPlanChangesNothing(t *testing.T) {
 		}
 		got = append(got, r.ID)
 	}
-	want := []string{"user deploy", "sudoers /etc/sudoers.d/sidekiq-users",
-		"unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload", "service sidekiq"}
+	want := []string{"unit /etc/systemd/system/sidekiq.service", "enable sidekiq.service", "daemon-reload",
+		"user deploy", "sudoers /etc/sudoers.d/sidekiq-users", "service sidekiq"}
 	if !slices.Equal(got, want) {
 		t.Errorf("steps = %q, want %q", got, want)
 	}

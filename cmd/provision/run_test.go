@@ -156,9 +156,14 @@ func TestJSONOutput(t *testing.T) {
 	if doc.Command != "plan" || doc.ExitCode != exitOK || len(doc.Steps) != 11 || doc.Summary.WouldChange+doc.Summary.OK != 11 || doc.Summary.Changed != 0 {
 		t.Errorf("plan document: %+v", doc)
 	}
-	first := doc.Steps[0]
-	if first.ID != "user deploy" || first.Status != "would_change" || len(first.Changes) != 1 || first.Changes[0].Summary != "create user and its group deploy, home /home/deploy, shell /bin/bash" {
-		t.Errorf("first step: %+v", first)
+	var user *jsonStep
+	for i := range doc.Steps {
+		if doc.Steps[i].ID == "user deploy" {
+			user = &doc.Steps[i]
+		}
+	}
+	if user == nil || user.Status != "would_change" || len(user.Changes) != 1 || user.Changes[0].Summary != "create user and its group deploy, home /home/deploy, shell /bin/bash" {
+		t.Errorf("user step: %+v", user)
 	}
 	for _, s := range doc.Steps {
 		if s.ID == "unit /etc/systemd/system/sidekiq.service" && !strings.Contains(s.Changes[0].Diff, "+ExecStart=") {

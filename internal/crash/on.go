@@ -63,3 +63,7 @@ func (c *config) pass(name string) {
 		select {} // the signal is delivered before the kill returns; never go on
 	}
 }
+
+// Armed reports whether a crash point is to kill the process, or the
+// points are listed: a run then passes them in one order, every time.
+func Armed() bool { return settings.at > 0 || settings.atName != "" || settings.list }

@@ -453,7 +453,7 @@ func TestDriftIsPutBack(t *testing.T) {
 	execOK(t, c, "chmod", "0644", app+"/shared/.env")
 	execOK(t, c, "usermod", "-s", "/bin/sh", "deploy")
 	out := applyOK(t, c, spec)
-	if got := stepLines(out, "changed"); !slices.Equal(got, []string{"user deploy", "file " + app + "/shared/.env", "unit /etc/systemd/system/sidekiq.service", "daemon-reload"}) {
+	if got := stepLines(out, "changed"); !slices.Equal(got, []string{"unit /etc/systemd/system/sidekiq.service", "daemon-reload", "user deploy", "file " + app + "/shared/.env"}) {
 		t.Errorf("changed steps = %q", got)
 	}
 	for _, want := range []string{"shell /bin/sh -> /bin/bash", "mode 0644 -> 0600", "-RestartSec=30", "+RestartSec=1"} {
