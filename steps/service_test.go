@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provision-dev/provision/internal/distro"
 	"github.com/provision-dev/provision/spec"
 )
 
@@ -536,4 +537,86 @@ func countOf(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// gatedReload holds Reload until released.
+type gatedReload struct {
+	*fakeSystemd
+	started, release chan struct{}
+}
+
+func (g *gatedReload) Reload(ctx context.Context) error {
+	close(g.started)
+	select {
+	case <-g.release:
+	case <-time.After(10 * time.Second):
+		return errors.New("nothing ran while the reload was under way")
+	}
+	return g.fakeSystemd.Reload(ctx)
+}
+
+// The reload runs while the account is made: useradd runs while systemd
+// reloads, with the userdb bypass that keeps it from waiting for PID 1,
+// and the service starts only once the reload is done.
+func TestReloadRunsWhileTheAccountIsMade(t *testing.T) {
+	h, sd, shadow := testHostShadow(t)
+	gs := &gatedReload{fakeSystemd: sd, started: make(chan struct{}), release: make(chan struct{})}
+	h.Systemd = gs
+	var useraddEnv []string
+	h.Exec = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		if name == distro.Useradd {
+			select {
+			case <-gs.started:
+			case <-time.After(10 * time.Second):
+				t.Error("useradd waits for a reload that does not start")
+			}
+			useraddEnv, _ = ctx.Value(helperEnvKey{}).([]string)
+			close(gs.release)
+		}
+		return shadow.exec(ctx, name, args...)
+	}
+	res, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(useraddEnv, "SYSTEMD_BYPASS_USERDB=io.systemd.DynamicUser") {
+		t.Errorf("useradd's environment during the reload: %q", useraddEnv)
+	}
+	if i, j := slices.Index(sd.calls, "reload"), slices.Index(sd.calls, "start sidekiq.service"); i < 0 || j < i {
+		t.Errorf("calls %q: want the start after the reload", sd.calls)
+	}
+	for _, r := range res {
+		if r.Status != StatusChanged {
+			t.Errorf("%s: %s %v", r.ID, r.Status, r.Err)
+		}
+	}
+	// Once the reload is done, helpers run as before.
+	var env []string
+	h.Exec = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+		env, _ = ctx.Value(helperEnvKey{}).([]string)
+		return shadow.exec(ctx, name, args...)
+	}
+	if _, err := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil); err != nil || env != nil {
+		t.Errorf("second run: %v, helper environment %q", err, env)
+	}
+}
+
+// failingReload fails every reload.
+type failingReload struct{ *fakeSystemd }
+
+func (f failingReload) Reload(ctx context.Context) error { return errors.New("systemd said no") }
+
+// A reload that fails in the background fails its step and skips the
+// services, as one in line would.
+func TestReloadFailsInTheBackground(t *testing.T) {
+	h, sd := testHost(t)
+	h.Systemd = failingReload{sd}
+	res, _ := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
+	got := map[string]Status{}
+	for _, r := range res {
+		got[r.ID] = r.Status
+	}
+	if got["daemon-reload"] != StatusFailed || got["service sidekiq"] != StatusSkipped || got["user deploy"] != StatusChanged {
+		t.Errorf("statuses %v", got)
+	}
 }
