@@ -21,16 +21,12 @@ func (s *forgetService) Converge(ctx context.Context, e *Env) ([]Change, error) 
 	if e.Host.Offline {
 		return nil, nil
 	}
-	states, err := e.states(ctx, s.service.Name+".service")
-	if err != nil {
-		return nil, err
-	}
-	instances, err := e.Host.Systemd.Loaded(ctx, s.service.Name+"@*.service")
+	units, err := e.unitsOf(ctx, s.service)
 	if err != nil {
 		return nil, err
 	}
 	var changes []Change
-	for _, st := range append(states, instances...) {
+	for _, st := range units {
 		if st.ActiveState != ActiveFailed {
 			continue
 		}

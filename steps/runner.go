@@ -75,16 +75,19 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	// later holds what steps deferred, by step (see deferred): such a
 	// step's result waits for it, and so does every step that needs it
 	// or is notified by it.
-	later := make(map[Step][]deferred)
-	nodes := make(map[Step]*node, len(g.nodes))
+	type pending struct {
+		n  *node
+		ds []deferred
+	}
+	later := make(map[Step]pending)
 	wait := func(s Step) {
-		if ds, ok := later[s]; ok {
+		if p, ok := later[s]; ok {
 			r := &results[index[s]]
-			resolved(r, ds)
+			resolved(r, p.ds)
 			if r.Status == StatusChanged && mode == ModeApply {
 				// The check after the apply, once what it deferred
 				// is done.
-				recheck(ctx, nodes[s], &Env{Host: h, run: rs}, r)
+				recheck(ctx, p.n, &Env{Host: h, run: rs}, r)
 			}
 			status[s] = r.Status
 			delete(later, s)
@@ -94,8 +97,8 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	flush := func() {
 		for ; reported < len(results); reported++ {
 			s := g.nodes[reported].step
-			if ds, open := later[s]; open {
-				if !allReady(ds) {
+			if p, open := later[s]; open {
+				if !allReady(p.ds) {
 					return
 				}
 				wait(s)
@@ -118,7 +121,6 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 				env.events = append(env.events, Event{From: from.ID(), Units: touched[from]})
 			}
 		}
-		nodes[n.step] = n
 		r := runStep(ctx, n, env, status)
 		status[n.step] = r.Status
 		if r.Status == StatusChanged {
@@ -127,7 +129,7 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		index[n.step] = len(results)
 		results = append(results, r)
 		if len(env.deferred) > 0 {
-			later[n.step] = env.deferred
+			later[n.step] = pending{n, env.deferred}
 		}
 		flush()
 	}

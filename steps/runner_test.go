@@ -162,26 +162,6 @@ func TestRunRefusesBadGraphs(t *testing.T) {
 	}
 }
 
-// One Host serves two runs: the second knows nothing of the first, so a
-// unit changed in between gets its reload and its restart.
-func TestHostReusedForTwoRuns(t *testing.T) {
-	h, sd := testHost(t)
-	svc := sidekiq()
-	if _, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil); err != nil {
-		t.Fatal(err)
-	}
-	pid := sd.pids["sidekiq.service"]
-	sd.calls = nil
-	svc.ExecStart = "/usr/bin/sidekiq -e staging"
-	res, err := Run(context.Background(), h, Build(serviceSpec(svc)), ModeApply, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(sd.calls, "reload") || !slices.Contains(sd.calls, "restart sidekiq.service") || sd.pids["sidekiq.service"] == pid {
-		t.Errorf("second run on the same Host: calls %q, results %+v", sd.calls, res)
-	}
-}
-
 // brokenReload is a fakeSystemd whose Reload fails.
 type brokenReload struct{ *fakeSystemd }
 

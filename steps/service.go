@@ -65,21 +65,30 @@ func (s *ensureService) Converge(ctx context.Context, e *Env) ([]Change, error) 
 	return changes, nil
 }
 
+// unitsOf returns the state of every unit of svc that systemd holds:
+// NAME.service and each instance NAME@*.service it has loaded.
+func (e *Env) unitsOf(ctx context.Context, svc spec.Service) ([]UnitState, error) {
+	states, err := e.states(ctx, svc.Name+".service")
+	if err != nil {
+		return nil, err
+	}
+	instances, err := e.Host.Systemd.Loaded(ctx, svc.Name+"@*.service")
+	if err != nil {
+		return nil, err
+	}
+	return append(states, instances...), nil
+}
+
 // stopAll stops every unit of a retired service that runs or is about to:
 // NAME.service and every instance NAME@*.service systemd holds, waiting
 // for each job. Build runs it before the unit file and links go.
 func (s *ensureService) stopAll(ctx context.Context, e *Env) ([]Change, error) {
-	name := s.service.Name + ".service"
-	states, err := e.states(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	instances, err := e.Host.Systemd.Loaded(ctx, s.service.Name+"@*.service")
+	units, err := e.unitsOf(ctx, s.service)
 	if err != nil {
 		return nil, err
 	}
 	var changes []Change
-	for _, st := range append(states, instances...) {
+	for _, st := range units {
 		if !st.Active() && !st.StartQueued() {
 			continue
 		}

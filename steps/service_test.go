@@ -164,6 +164,8 @@ func count(calls []string, call string) int {
 	return n
 }
 
+// One Host serves two runs: the second knows nothing of the first, so a
+// unit changed in between gets its reload and its restart, once each.
 func TestServiceRestartsOnceWhenUnitChanges(t *testing.T) {
 	h, sd := testHost(t)
 	svc := sidekiq()
@@ -520,23 +522,13 @@ func TestReadBackAfterTheReloadOnce(t *testing.T) {
 	firstStart := slices.IndexFunc(sd.calls, func(c string) bool { return strings.HasPrefix(c, "start ") })
 	for _, unit := range []string{"sidekiq.service", "worker-a.service", "worker-b.service"} {
 		call := "config " + unit
-		if n := countOf(sd.calls, call); n != 1 {
+		if n := count(sd.calls, call); n != 1 {
 			t.Errorf("%s: %d times, want once: %q", call, n, sd.calls)
 		}
 		if i := slices.Index(sd.calls, call); i < reload || i > firstStart {
 			t.Errorf("%s at %d, want between the reload (%d) and the first start (%d): %q", call, i, reload, firstStart, sd.calls)
 		}
 	}
-}
-
-func countOf(list []string, s string) int {
-	n := 0
-	for _, v := range list {
-		if v == s {
-			n++
-		}
-	}
-	return n
 }
 
 // gatedReload holds Reload until released.
@@ -601,16 +593,11 @@ func TestReloadRunsWhileTheAccountIsMade(t *testing.T) {
 	}
 }
 
-// failingReload fails every reload.
-type failingReload struct{ *fakeSystemd }
-
-func (f failingReload) Reload(ctx context.Context) error { return errors.New("systemd said no") }
-
 // A reload that fails in the background fails its step and skips the
 // services, as one in line would.
 func TestReloadFailsInTheBackground(t *testing.T) {
 	h, sd := testHost(t)
-	h.Systemd = failingReload{sd}
+	h.Systemd = &brokenReload{sd}
 	res, _ := Run(context.Background(), h, Build(serviceSpec(sidekiq())), ModeApply, nil)
 	got := map[string]Status{}
 	for _, r := range res {

@@ -259,7 +259,7 @@ func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env, listings map[st
 			listings[user] = entries
 		}
 		for _, cmd := range r.Commands {
-			if entry, ok := sudolist.Find(entries, strings.Fields(sudoersCommand(cmd)), r.RunAs); ok {
+			if entry, ok := sudolist.Find(entries, strings.Fields(spec.SudoersCommand(cmd)), r.RunAs); ok {
 				if r.NoPasswd && !entry.NoPassword {
 					denied = append(denied, fmt.Sprintf("%s may run %q only with a password", user, cmd))
 				}
@@ -283,10 +283,6 @@ func (s *writeSudoers) checkAllowed(ctx context.Context, e *Env, listings map[st
 	}
 	return nil
 }
-
-// sudoersCommand is the command as RenderSudoers writes it, and sudo
-// -ll lists it: single spaces, "" after a command without arguments.
-func sudoersCommand(cmd string) string { return spec.SudoersCommand(cmd) }
 
 // someMember returns who itself for a user name, and the first member (by
 // name) of the group for a %group: a user whose primary group it is or who

@@ -13,16 +13,15 @@ import (
 // spec is read and checked, which take about as long as the handshake;
 // converge takes it when it needs it.
 type dialing struct {
-	timeout time.Duration
-	done    chan struct{}
-	conn    *dbusctl.Conn
-	err     error
-	taken   bool
+	done  chan struct{}
+	conn  *dbusctl.Conn
+	err   error
+	taken bool
 }
 
 // dial starts connecting to systemd within timeout (--dbus-timeout).
 func dial(ctx context.Context, timeout time.Duration) *dialing {
-	d := &dialing{timeout: timeout, done: make(chan struct{})}
+	d := &dialing{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
 		ctx, cancel := context.WithTimeout(ctx, timeout)

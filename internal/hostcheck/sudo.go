@@ -32,11 +32,10 @@ func SudoPrograms(s *spec.Spec, root string) []*spec.Error {
 	// What the host says of each program is read once: a spec with a
 	// hundred services names /usr/bin/systemctl a hundred times.
 	type found struct {
-		real             string
-		resolveErr       error
-		missing          bool
-		trustErr         error
-		trustErrComputed bool
+		real       string
+		resolveErr error
+		missing    bool
+		trustErr   error
 	}
 	programs := map[string]*found{}
 	lookup := func(program string) *found {
@@ -49,6 +48,9 @@ func SudoPrograms(s *spec.Spec, root string) []*spec.Error {
 		if f.resolveErr == nil {
 			_, err := os.Stat(host)
 			f.missing = errors.Is(err, os.ErrNotExist)
+		}
+		if f.resolveErr == nil && !f.missing {
+			f.trustErr = rootfs.CheckTrustedIn(root, program, 0)
 		}
 		programs[program] = f
 		return f
@@ -71,9 +73,6 @@ func SudoPrograms(s *spec.Spec, root string) []*spec.Error {
 			}
 			out = append(out, s.Errorf(p, "%s", msg))
 			return
-		}
-		if !f.trustErrComputed {
-			f.trustErr, f.trustErrComputed = rootfs.CheckTrustedIn(root, program, 0), true
 		}
 		if f.trustErr != nil {
 			out = append(out, s.Errorf(p, "%v: whoever can change %s can run anything as root through this rule", f.trustErr, program))

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,12 +21,8 @@ func TestDbusctlOnRealSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "dbusctl.test")
-	build := exec.Command(goTool, "test", "-c", "-tags", "systemd", "-o", bin, "./dbusctl")
+	build := exec.Command(goTool(), "test", "-c", "-tags", "systemd", "-o", bin, "./dbusctl")
 	build.Dir = root
 	build.Env = append(build.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

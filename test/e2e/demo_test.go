@@ -5,7 +5,6 @@ package e2e
 import (
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,12 +23,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	demo := filepath.Join(t.TempDir(), "demo")
-	build := exec.Command(goTool, "build", "-o", demo, "./internal/nspawn/demo")
+	build := exec.Command(goTool(), "build", "-o", demo, "./internal/nspawn/demo")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the demo: %v\n%s", err, out)

@@ -102,13 +102,9 @@ func buildProvision(dir string) (string, error) {
 	if srcs, _ := filepath.Glob(filepath.Join(root, "cmd/provision/*.go")); len(srcs) == 0 {
 		return "", nil
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(dir, "provision")
 	start := time.Now()
-	cmd := exec.Command(goTool, "build", "-trimpath", "-tags", "crashpoints",
+	cmd := exec.Command(goTool(), "build", "-trimpath", "-tags", "crashpoints",
 		"-ldflags", "-X main.version="+testVersion,
 		"-o", bin, "./cmd/provision")
 	cmd.Dir = root
@@ -118,6 +114,15 @@ func buildProvision(dir string) (string, error) {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: built %s in %v\n", bin, time.Since(start).Round(time.Millisecond))
 	return bin, nil
+}
+
+// goTool returns the go command: the one on PATH, or the one of the Go
+// that runs the tests.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 
 // moduleRoot finds the directory of go.mod above the working directory.

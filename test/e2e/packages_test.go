@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -81,15 +80,11 @@ func makeDeb() (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	// Beside the binary under test: TestMain removes it at the end.
 	dir := filepath.Join(filepath.Dir(provisionBin), "deb")
 	dist := filepath.Join(dir, "dist")
 	start := time.Now()
-	cmd := exec.Command("make", "deb", "GO="+goTool, "BIN="+filepath.Join(dir, "provision"),
+	cmd := exec.Command("make", "deb", "GO="+goTool(), "BIN="+filepath.Join(dir, "provision"),
 		"DIST="+dist, "DEB_ARCHES=amd64", "VERSION=v0.0.0-e2e", "DEB_MAINTAINER=provision tests <tests@provision.invalid>")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()

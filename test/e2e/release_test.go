@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -21,12 +20,8 @@ func TestReleaseBinaryHasNoCrashPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "provision")
-	cmd := exec.Command("make", "build", "GO="+goTool, "BIN="+bin)
+	cmd := exec.Command("make", "build", "GO="+goTool(), "BIN="+bin)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)
