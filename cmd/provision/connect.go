@@ -10,35 +10,31 @@ import (
 )
 
 // dialing is a connection to systemd made in the background while the
-// spec is read and checked, which take about as long as the handshake;
-// converge takes it when it needs it.
+// spec is read and checked: systemd takes about as long to set up its end
+// of the connection; converge takes it when it needs it.
 type dialing struct {
-	done  chan struct{}
-	conn  *dbusctl.Conn
-	err   error
-	taken bool
+	pending *dbusctl.Dialing
+	ctx     context.Context
+	timeout time.Duration
+	cancel  context.CancelFunc
+	taken   bool
 }
 
 // dial starts connecting to systemd within timeout (--dbus-timeout).
 func dial(ctx context.Context, timeout time.Duration) *dialing {
-	d := &dialing{done: make(chan struct{})}
-	go func() {
-		defer close(d.done)
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		d.conn, d.err = dbusctl.Connect(ctx)
-		if errors.Is(d.err, context.DeadlineExceeded) && context.Cause(ctx) == context.DeadlineExceeded {
-			d.err = fmt.Errorf("connect to systemd: %w within %s (--dbus-timeout)", dbusctl.ErrNoAnswer, timeout)
-		}
-	}()
-	return d
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return &dialing{pending: dbusctl.Dial(ctx), ctx: ctx, timeout: timeout, cancel: cancel}
 }
 
 // take waits for the connection; the caller closes it.
 func (d *dialing) take() (*dbusctl.Conn, error) {
-	<-d.done
 	d.taken = true
-	return d.conn, d.err
+	conn, err := d.pending.Wait()
+	if errors.Is(err, context.DeadlineExceeded) && context.Cause(d.ctx) == context.DeadlineExceeded {
+		err = fmt.Errorf("connect to systemd: %w within %s (--dbus-timeout)", dbusctl.ErrNoAnswer, d.timeout)
+	}
+	d.cancel()
+	return conn, err
 }
 
 // drop closes the connection if it was not taken, without waiting for a
@@ -49,7 +45,8 @@ func (d *dialing) drop() {
 		return
 	}
 	go func() {
-		<-d.done
-		d.conn.Close()
+		conn, _ := d.pending.Wait()
+		d.cancel()
+		conn.Close()
 	}()
 }
