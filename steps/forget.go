@@ -17,6 +17,8 @@ type forgetService struct {
 
 func (s *forgetService) ID() string { return "forget " + s.service.Name }
 
+func (s *forgetService) asksSystemd() {}
+
 func (s *forgetService) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline {
 		return nil, nil

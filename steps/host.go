@@ -37,6 +37,10 @@ type Host struct {
 	// or restart that systemd reported done, to fail one that does not
 	// stay up (see ensureService); 0 does not watch.
 	Settle time.Duration
+	// Connected, when set, waits until Systemd can be used and returns
+	// the error that stops it: online, the connection to systemd is
+	// still being made while the first steps check their files (see Run).
+	Connected func() error
 }
 
 // NewHost returns a Host for root ("/" for the running system) that runs

@@ -27,6 +27,8 @@ type daemonReload struct {
 
 func (s *daemonReload) ID() string { return "daemon-reload" }
 
+func (s *daemonReload) asksSystemd() {}
+
 func (s *daemonReload) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline || len(s.units) == 0 {
 		return nil, nil

@@ -14,6 +14,8 @@ type restartUnit struct {
 
 func (s *restartUnit) ID() string { return "restart " + s.unit }
 
+func (s *restartUnit) asksSystemd() {}
+
 func (s *restartUnit) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline || !e.Touched(s.unit) {
 		return nil, nil

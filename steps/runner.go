@@ -59,6 +59,13 @@ var ErrNotConverged = errors.New("did not converge")
 // window (Host.Settle) runs alongside the steps after it; its step's
 // result is known when the window is over.
 //
+// While h.Connected has not said that systemd is reachable, steps are
+// only checked: a step whose check finds something to change, or fails,
+// waits for it and then runs as usual. A no-op run thus reads the files
+// while systemd sets up the connection, and a host whose systemd cannot
+// be reached is not changed at all: when h.Connected fails, Run returns
+// no results and its error, and reports nothing.
+//
 // The error collects every failed step's error, prefixed with the step's
 // ID, or is nil. A graph with an edge to an unknown or later step is not
 // run at all: Run returns no results and an error wrapping ErrBadGraph.
@@ -93,8 +100,12 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 			delete(later, s)
 		}
 	}
+	connected := h.Connected == nil
 	reported := 0
 	flush := func() {
+		if !connected {
+			return
+		}
 		for ; reported < len(results); reported++ {
 			s := g.nodes[reported].step
 			if p, open := later[s]; open {
@@ -121,7 +132,30 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 				env.events = append(env.events, Event{From: from.ID(), Units: touched[from]})
 			}
 		}
+		if !connected && asksSystemd(n.step) {
+			if err := h.Connected(); err != nil {
+				return nil, err
+			}
+			connected = true
+		}
+		if !connected {
+			// Checked only, until systemd is known reachable. Such
+			// a step only reads files, and its check changes
+			// nothing, defers nothing and notifies no one when it
+			// finds nothing to change, as its apply would.
+			env.Apply = false
+		}
 		r := runStep(ctx, n, env, status)
+		if !connected && r.Status != StatusOK {
+			if err := h.Connected(); err != nil {
+				return nil, err
+			}
+			connected = true
+			if mode == ModeApply {
+				env = &Env{Host: h, Apply: true, run: rs}
+				r = runStep(ctx, n, env, status)
+			}
+		}
 		status[n.step] = r.Status
 		if r.Status == StatusChanged {
 			touched[n.step] = env.touched
@@ -132,6 +166,12 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 			later[n.step] = pending{n, env.deferred}
 		}
 		flush()
+	}
+	if !connected {
+		if err := h.Connected(); err != nil {
+			return nil, err
+		}
+		connected = true
 	}
 	for _, n := range g.nodes {
 		wait(n.step)
@@ -144,6 +184,17 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		}
 	}
 	return results, errs.ErrorOrNil()
+}
+
+// systemdStep is implemented by the steps that ask systemd, or tell it,
+// in their check: Run waits for Host.Connected before one.
+type systemdStep interface {
+	asksSystemd()
+}
+
+func asksSystemd(s Step) bool {
+	_, ok := s.(systemdStep)
+	return ok
 }
 
 func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Result {

@@ -31,6 +31,8 @@ type ensureService struct {
 
 func (s *ensureService) ID() string { return "service " + s.service.Name }
 
+func (s *ensureService) asksSystemd() {}
+
 func (s *ensureService) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if e.Host.Offline {
 		return nil, nil

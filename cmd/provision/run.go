@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
@@ -221,24 +222,38 @@ func converge(ctx context.Context, sp *spec.Spec, cmd string, sd *dialing, root 
 	if root != "" {
 		h = steps.NewHost(root, nil)
 	} else {
-		conn, err := sd.take()
-		if err != nil {
-			fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
-			if errors.Is(err, dbusctl.ErrNoSystemd) {
-				fmt.Fprintf(stderr, "provision %s: to converge a tree that is not running (an image, a chroot), use --root DIR\n", cmd)
+		// The steps start while the connection is still being made:
+		// they only check until it is there (see steps.Run).
+		conn := sync.OnceValues(func() (*dbusctl.Conn, error) {
+			conn, err := sd.take()
+			if err != nil {
+				return nil, err
 			}
-			return exitFailed
-		}
-		defer conn.Close()
-		if limits.job > 0 {
-			conn.JobTimeout = limits.job
-		}
-		conn.CallTimeout = limits.dbus
-		h = steps.NewHost("/", online.Systemd{Conn: conn})
+			if limits.job > 0 {
+				conn.JobTimeout = limits.job
+			}
+			conn.CallTimeout = limits.dbus
+			return conn, nil
+		})
+		defer func() {
+			if c, err := conn(); err == nil {
+				c.Close()
+			}
+		}()
+		h = steps.NewHost("/", online.Dialing{Conn: conn})
+		h.Connected = func() error { _, err := conn(); return err }
 		h.Settle = limits.settle
 	}
 	start := time.Now()
-	results, _ := steps.Run(ctx, h, steps.Build(sp), mode, out.step)
+	results, err := steps.Run(ctx, h, steps.Build(sp), mode, out.step)
+	if results == nil && err != nil {
+		// systemd could not be reached: nothing was changed.
+		fmt.Fprintf(stderr, "provision %s: %v\n", cmd, err)
+		if errors.Is(err, dbusctl.ErrNoSystemd) {
+			fmt.Fprintf(stderr, "provision %s: to converge a tree that is not running (an image, a chroot), use --root DIR\n", cmd)
+		}
+		return exitFailed
+	}
 	n := steps.Counts(results)
 	exit := exitOK
 	switch {

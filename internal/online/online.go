@@ -82,3 +82,134 @@ func unitStates(sts []dbusctl.UnitState) []steps.UnitState {
 	}
 	return out
 }
+
+// Dialing is steps.Systemd over a connection still being made (see
+// steps.Host.Connected): each call waits for the connection from Conn and
+// fails with its error when it could not be made.
+type Dialing struct {
+	Conn func() (*dbusctl.Conn, error)
+}
+
+var _ steps.Systemd = Dialing{}
+
+func (d Dialing) systemd() (Systemd, error) {
+	c, err := d.Conn()
+	return Systemd{Conn: c}, err
+}
+
+// Reload implements steps.Systemd.
+func (d Dialing) Reload(ctx context.Context) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.Reload(ctx)
+}
+
+// Start implements steps.Systemd.
+func (d Dialing) Start(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.Start(ctx, unit)
+}
+
+// Stop implements steps.Systemd.
+func (d Dialing) Stop(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.Stop(ctx, unit)
+}
+
+// Restart implements steps.Systemd.
+func (d Dialing) Restart(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.Restart(ctx, unit)
+}
+
+// Watch implements steps.Systemd.
+func (d Dialing) Watch(ctx context.Context, verb, unit string, window time.Duration) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.Watch(ctx, verb, unit, window)
+}
+
+// ResetFailed implements steps.Systemd.
+func (d Dialing) ResetFailed(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.ResetFailed(ctx, unit)
+}
+
+// StartNoWait implements steps.Systemd.
+func (d Dialing) StartNoWait(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.StartNoWait(ctx, unit)
+}
+
+// RestartNoWait implements steps.Systemd.
+func (d Dialing) RestartNoWait(ctx context.Context, unit string) error {
+	s, err := d.systemd()
+	if err != nil {
+		return err
+	}
+	return s.RestartNoWait(ctx, unit)
+}
+
+// States implements steps.Systemd.
+func (d Dialing) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
+	s, err := d.systemd()
+	if err != nil {
+		return nil, err
+	}
+	return s.States(ctx, units...)
+}
+
+// Loaded implements steps.Systemd.
+func (d Dialing) Loaded(ctx context.Context, pattern string) ([]steps.UnitState, error) {
+	s, err := d.systemd()
+	if err != nil {
+		return nil, err
+	}
+	return s.Loaded(ctx, pattern)
+}
+
+// SystemState implements steps.Systemd.
+func (d Dialing) SystemState(ctx context.Context) (steps.SystemState, error) {
+	s, err := d.systemd()
+	if err != nil {
+		return "", err
+	}
+	return s.SystemState(ctx)
+}
+
+// Ran implements steps.Systemd.
+func (d Dialing) Ran(ctx context.Context, unit string) (bool, error) {
+	s, err := d.systemd()
+	if err != nil {
+		return false, err
+	}
+	return s.Ran(ctx, unit)
+}
+
+// Config implements steps.Systemd.
+func (d Dialing) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
+	s, err := d.systemd()
+	if err != nil {
+		return steps.UnitConfig{}, err
+	}
+	return s.Config(ctx, unit)
+}

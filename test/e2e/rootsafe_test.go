@@ -302,7 +302,7 @@ func TestOneshotAndRootsOwnLink(t *testing.T) {
 
 // TestSystemdStopsAnswering: with systemd stopped (SIGSTOP to the
 // container's PID 1 from the host), apply fails after --dbus-timeout
-// saying systemd did not answer, instead of hanging.
+// saying systemd did not answer, instead of hanging, and changes nothing.
 func TestSystemdStopsAnswering(t *testing.T) {
 	t.Parallel()
 	c := bootForSidekiq(t)
@@ -321,6 +321,11 @@ func TestSystemdStopsAnswering(t *testing.T) {
 	}
 	if took > 10*time.Second {
 		t.Errorf("took %v with --dbus-timeout 2s", took)
+	}
+	// The steps checked the host while the connection was being made,
+	// and changed nothing, though everything differs.
+	if out := execOK(t, c, "sh", "-c", "ls /etc/systemd/system/sidekiq.service /etc/sudoers.d/sidekiq-users /data 2>/dev/null; getent passwd deploy; true"); out != "" {
+		t.Errorf("apply changed the host though systemd did not answer:\n%s", out)
 	}
 	applyOK(t, c, exampleSpec(t))
 }
