@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -97,13 +98,15 @@ func invalidUTF8(file string, data []byte) *Error {
 	return nil
 }
 
-var yamlLineError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLineError and reservedStart serve error messages only, and are
+// compiled when the first is made.
+var yamlLineError = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // syntaxError turns a yaml.v3 parse error into an *Error, with a hint for
 // the two usual causes of "cannot start any token".
 func syntaxError(file string, data []byte, err error) *Error {
 	e := &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	if m := yamlLineError.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineError().FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = m[2]
 	}
@@ -116,7 +119,7 @@ func syntaxError(file string, data []byte, err error) *Error {
 			switch {
 			case strings.HasPrefix(strings.TrimLeft(line, " "), "\t"):
 				e.Line, e.Msg = n, e.Msg+": indent with spaces, not tabs"
-			case reservedStart.MatchString(line):
+			case reservedStart().MatchString(line):
 				e.Line, e.Msg = n, e.Msg+`: quote values that start with %, @ or `+"`"+`, such as "%deploy"`
 			}
 		}
@@ -126,7 +129,7 @@ func syntaxError(file string, data []byte, err error) *Error {
 
 // reservedStart matches a line with a plain value starting with a
 // character YAML reserves.
-var reservedStart = regexp.MustCompile("(^\\s*|[:-]\\s+|[\\[{,]\\s*)[%@`]")
+var reservedStart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("(^\\s*|[:-]\\s+|[\\[{,]\\s*)[%@`]") })
 
 // parse parses the single YAML document of a spec and returns its root
 // mapping.

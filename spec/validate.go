@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -34,28 +33,6 @@ func (v *validator) keyErrorf(p, format string, args ...any) {
 }
 
 func indexPath(p string, i int) string { return fmt.Sprintf("%s[%d]", p, i) }
-
-var (
-	// nameRE is the user and group name pattern useradd(8) recommends.
-	nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*\$?$`)
-	// serviceNameRE is the part of systemd's unit name alphabet that is
-	// also safe in a sudoers command and on systemctl's command line: no
-	// "@" (templates are not supported), ":" or "\", and no leading "-"
-	// or ".".
-	serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	unitNameRE    = regexp.MustCompile(`^[A-Za-z0-9_:.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$`)
-	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	unitKeyRE     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*$`)
-	sudoersNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	// timeSpanRE is a systemd time span: "1" (seconds), "500ms", "1min 30s".
-	timeSpanRE = regexp.MustCompile(`^` + spanNumber + ` *` + spanUnit + `?( *` + spanNumber + ` *` + spanUnit + `)*$`)
-)
-
-// A systemd time span is numbers with the units systemd.time(7) lists.
-const (
-	spanNumber = `[0-9]+(\.[0-9]+)?`
-	spanUnit   = `(usec|us|µs|msec|ms|seconds|second|sec|s|minutes|minute|min|m|hours|hour|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)`
-)
 
 // MaxInstances is the most instances a template service may run.
 const MaxInstances = 100
@@ -132,7 +109,7 @@ func (v *validator) name(p, value, what string) {
 	switch {
 	case len(value) > maxNameLen:
 		v.errorf(p, "%s %q is longer than %d characters", what, value, maxNameLen)
-	case !nameRE.MatchString(value):
+	case !isName(value):
 		v.errorf(p, "%s %q must start with a lowercase letter or _ and contain only lowercase letters, digits, _ and - (optionally ending in $)", what, value)
 	}
 }
@@ -273,11 +250,11 @@ func (v *validator) service(p string, s Service) {
 			v.errorf(p+".name", "must be given without the .service suffix: %q", strings.TrimSuffix(s.Name, ".service"))
 		case strings.Contains(s.Name, "@"):
 			v.errorf(p+".name", "template units (with @) are not supported")
-		case !serviceNameRE.MatchString(s.Name):
+		case !isServiceName(s.Name):
 			v.errorf(p+".name", "%q must start with a letter, digit or _ and contain only letters, digits, _, . and -", s.Name)
 		case len(s.UnitName()) > maxUnitNameLen:
 			v.errorf(p+".name", "is longer than %d characters", maxUnitNameLen-len(".service"))
-		case unitNameRE.MatchString(s.Name):
+		case isUnitName(s.Name):
 			v.errorf(p+".name", "must not end with a unit type suffix such as %q", path.Ext(s.Name))
 		default:
 			nameOK = true
@@ -322,7 +299,7 @@ func (v *validator) service(p string, s Service) {
 		v.errorf(p+".restart", "must be one of %s", strings.Join(restartValues, ", "))
 	}
 	if s.RestartSec != "" {
-		if !timeSpanRE.MatchString(s.RestartSec) {
+		if !isTimeSpan(s.RestartSec) {
 			v.errorf(p+".restart_sec", "must be a number of seconds or a systemd time span such as 500ms or 5s, got %q", s.RestartSec)
 		} else if _, err := ParseTimeSpan(s.RestartSec); err != nil {
 			v.errorf(p+".restart_sec", "%q %v: systemd would ignore it and restart after 100ms", s.RestartSec, err)
@@ -345,7 +322,7 @@ func (v *validator) service(p string, s Service) {
 		v.name(p+".group", s.Group, "group name")
 	}
 	for name := range s.Environment {
-		if !envNameRE.MatchString(name) {
+		if !isEnvName(name) {
 			v.keyErrorf(joinKey(p+".environment", name), "%q is not a valid variable name: use letters, digits and _, not starting with a digit", name)
 		}
 	}
@@ -359,7 +336,7 @@ func (v *validator) service(p string, s Service) {
 	}
 	for field, list := range map[string][]string{"after": s.After, "wants": s.Wants, "wanted_by": s.WantedBy} {
 		for i, name := range list {
-			if !unitNameRE.MatchString(name) || len(name) > maxUnitNameLen {
+			if !isUnitName(name) || len(name) > maxUnitNameLen {
 				v.errorf(indexPath(p+"."+field, i), "%q is not a unit name such as network.target", name)
 			}
 		}
@@ -369,7 +346,7 @@ func (v *validator) service(p string, s Service) {
 		if v.required(op+".section", o.Section) && !knownSection(o.Section) {
 			v.errorf(op+".section", "must be Unit, Service or Install, or X-NAME for a section systemd ignores; got %q", o.Section)
 		}
-		if v.required(op+".name", o.Name) && !unitKeyRE.MatchString(o.Name) {
+		if v.required(op+".name", o.Name) && !isUnitKey(o.Name) {
 			v.errorf(op+".name", "%q is not a unit option name such as LimitNOFILE", o.Name)
 		}
 		if field, ok := singleOptions[[2]string{o.Section, o.Name}]; ok && structuredValue(s, field) {
@@ -416,7 +393,7 @@ func knownSection(section string) bool {
 		return true
 	}
 	rest, ok := strings.CutPrefix(section, "X-")
-	return ok && unitKeyRE.MatchString(rest)
+	return ok && isUnitKey(rest)
 }
 
 // structuredValue reports whether the structured field named by its yaml
@@ -533,7 +510,7 @@ func (v *validator) sudoersName(p, name string) {
 		v.errorf(p, "%q contains a dot, so sudo would ignore the file", name)
 	case strings.HasSuffix(name, "~"):
 		v.errorf(p, "%q ends in ~, so sudo would ignore the file", name)
-	case !sudoersNameRE.MatchString(name):
+	case !isSudoersName(name):
 		v.errorf(p, "%q must contain only letters, digits, _ and -", name)
 	case len(name) > maxSudoersNameLen:
 		v.errorf(p, "is longer than %d characters", maxSudoersNameLen)
@@ -741,22 +718,19 @@ func (v *validator) duplicates(s *Spec, paths map[string]string) {
 	}
 }
 
-// dropinNameRE is a drop-in's name, without ".conf".
-var dropinNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-
 func (v *validator) dropins(s *Spec) {
 	seen := map[string]string{}
 	for i, d := range s.Dropins {
 		p := indexPath("dropins", i)
 		v.presence(p, d.State)
-		if v.required(p+".unit", d.Unit) && (!unitNameRE.MatchString(d.Unit) || len(d.Unit) > maxUnitNameLen) {
+		if v.required(p+".unit", d.Unit) && (!isUnitName(d.Unit) || len(d.Unit) > maxUnitNameLen) {
 			v.errorf(p+".unit", "%q is not a unit name such as redis-server.service", d.Unit)
 		}
 		if v.required(p+".name", d.Name) {
 			switch {
 			case strings.HasSuffix(d.Name, ".conf"):
 				v.errorf(p+".name", "must be given without .conf: %q", strings.TrimSuffix(d.Name, ".conf"))
-			case !dropinNameRE.MatchString(d.Name) || len(d.Name) > maxSudoersNameLen:
+			case !isDropinName(d.Name) || len(d.Name) > maxSudoersNameLen:
 				v.errorf(p+".name", "%q must contain only letters, digits, _, . and -, and not start with . or -", d.Name)
 			}
 		}
@@ -777,10 +751,10 @@ func (v *validator) dropins(s *Spec) {
 		}
 		for j, o := range d.Options {
 			op := indexPath(p+".options", j)
-			if v.required(op+".section", o.Section) && !knownSection(o.Section) && !unitKeyRE.MatchString(o.Section) {
+			if v.required(op+".section", o.Section) && !knownSection(o.Section) && !isUnitKey(o.Section) {
 				v.errorf(op+".section", "%q is not a unit section such as Service", o.Section)
 			}
-			if v.required(op+".name", o.Name) && !unitKeyRE.MatchString(o.Name) {
+			if v.required(op+".name", o.Name) && !isUnitKey(o.Name) {
 				v.errorf(op+".name", "%q is not a unit option name such as LimitNOFILE", o.Name)
 			}
 			v.lineValue(op+".value", o.Name, o.Value, false)
