@@ -118,10 +118,33 @@ type runState struct {
 	// reloading is closed when the reload under way in the background
 	// is done; nil when there is none (see daemonReload).
 	reloading chan struct{}
+	// syncs makes the run's changes of directories durable in groups
+	// (see syncDirLater); nil with crash points armed, which need each
+	// fsync in its place.
+	syncs *rootfs.DirSyncs
 }
 
 // fs is the host's file system, with its root-safe operations.
-func (e *Env) fs() rootfs.FS { return rootfs.FS{Root: e.Host.Root, Dirs: e.run.dirs} }
+func (e *Env) fs() rootfs.FS {
+	fs := rootfs.FS{Root: e.Host.Root, Dirs: e.run.dirs}
+	if e.converging && e.run.syncs != nil {
+		fs.SyncDir = e.syncDirLater
+	}
+	return fs
+}
+
+// syncDirLater is rootfs.FS.SyncDir while a step converges: the
+// directory's fsync is one of the run's grouped ones (rootfs.DirSyncs),
+// and the step's result waits for it (see deferred). A hundred unit files
+// cost a few fsyncs of /etc/systemd/system instead of a hundred.
+func (e *Env) syncDirLater(dirfd int, dir string) error {
+	ready, wait, err := e.run.syncs.Request(dirfd, dir)
+	if err != nil {
+		return err
+	}
+	e.later(deferred{ready: ready, wait: wait})
+	return nil
+}
 
 func (e *Env) root() string {
 	if e.Host.Root == "" {

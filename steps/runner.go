@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/provision-dev/provision/internal/crash"
 	"github.com/provision-dev/provision/internal/rootfs"
 )
 
@@ -75,6 +76,10 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 	}
 	rs := &runState{host: h, dirs: rootfs.NewDirs()}
 	defer rs.dirs.Close()
+	if !crash.Armed() {
+		rs.syncs = rootfs.NewDirSyncs()
+		defer rs.syncs.Close()
+	}
 	results := make([]Result, 0, len(g.nodes))
 	index := make(map[Step]int, len(g.nodes))
 	status := make(map[Step]Status, len(g.nodes))
@@ -215,7 +220,9 @@ func runStep(ctx context.Context, n *node, env *Env, status map[Step]Status) Res
 		return r
 	}
 	start := time.Now()
+	env.converging = true
 	r.Changes, r.Err = n.step.Converge(ctx, env)
+	env.converging = false
 
 	if env.Apply && r.Err == nil && len(r.Changes) > 0 && len(env.deferred) == 0 {
 		recheckErr(ctx, n, &Env{Host: env.Host, run: env.run}, &r)

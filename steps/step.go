@@ -58,7 +58,11 @@ type Env struct {
 	events   []Event
 	touched  []string
 	deferred []deferred
-	run      *runState
+	// converging is true while the step's Converge runs (not in the
+	// check after an apply, nor in what it deferred): only then may its
+	// result wait for what it started.
+	converging bool
+	run        *runState
 }
 
 // Notified returns the events of this run's steps that notify the step

@@ -51,6 +51,23 @@ type FS struct {
 	// Dirs, when not nil, keeps the directories opened on the way to
 	// paths for the operations that follow (see Dirs).
 	Dirs *Dirs
+	// SyncDir, when not nil, makes a new entry (a file renamed into
+	// place, a link) or a removed one in the directory dirfd, at dir,
+	// durable in place of fsync(2) at once: it may do so later (see
+	// DirSyncs). Its error is the change's.
+	SyncDir func(dirfd int, dir string) error
+}
+
+// syncDir makes a change of an entry of the directory dirfd, at dir,
+// durable: with fs.SyncDir, or fsync(2) now.
+func (fs FS) syncDir(dirfd int, dir string) error {
+	if fs.SyncDir != nil {
+		return fs.SyncDir(dirfd, dir)
+	}
+	if err := unix.Fsync(dirfd); err != nil {
+		return &os.PathError{Op: "fsync", Path: dir, Err: err}
+	}
+	return nil
 }
 
 func (fs FS) root() string {
@@ -387,7 +404,7 @@ func (fs FS) ReadFile(path string, limit int64) ([]byte, bool, error) {
 // complete new content. The temporary file lives in the target's directory
 // under a name that starts with "." and contains "." (sudo ignores such
 // names in sudoers.d); it is written, chowned, chmodded and fsynced before
-// the rename, and the directory is fsynced after it. If check is not nil it
+// the rename, and the directory is fsynced after it (see SyncDir). If check is not nil it
 // is called with the temporary file's path on the host before the rename,
 // and an error from it leaves the target untouched.
 //
@@ -433,8 +450,8 @@ func (fs FS) WriteFileAtomic(path string, data []byte, perm os.FileMode, uid, gi
 	}
 	installed = true
 	crash.Point("write", path, "renamed into place")
-	if err := unix.Fsync(dirfd); err != nil {
-		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	if err := fs.syncDir(dirfd, filepath.Dir(path)); err != nil {
+		return err
 	}
 	crash.Point("write", path, "directory synced")
 	return nil
@@ -590,8 +607,8 @@ func (fs FS) Remove(path string) error {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
 	crash.Point("remove", path, "removed")
-	if err := unix.Fsync(dirfd); err != nil {
-		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	if err := fs.syncDir(dirfd, filepath.Dir(path)); err != nil {
+		return err
 	}
 	return nil
 }
@@ -628,8 +645,8 @@ func (fs FS) Symlink(target, path string) error {
 		return &os.PathError{Op: "symlink", Path: path, Err: err}
 	}
 	crash.Point("symlink", path, "created")
-	if err := unix.Fsync(dirfd); err != nil {
-		return &os.PathError{Op: "fsync", Path: filepath.Dir(path), Err: err}
+	if err := fs.syncDir(dirfd, filepath.Dir(path)); err != nil {
+		return err
 	}
 	return nil
 }
