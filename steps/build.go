@@ -99,6 +99,7 @@ func Build(sp *spec.Spec) *Graph {
 	batch := &sudoersBatch{}
 	for _, sf := range sp.SudoersFiles() {
 		batch.last = &writeSudoers{sudoers: sf, batch: batch}
+		batch.members = append(batch.members, batch.last)
 		g.Add(batch.last)
 	}
 

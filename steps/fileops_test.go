@@ -358,10 +358,11 @@ func batchSpec() *spec.Spec {
 	return sp
 }
 
-// The drop-ins of a run are each checked with visudo -cf before they go
-// in, and share one check of the whole configuration and one listing of
-// what sudo allows: not one per drop-in. Their results come in the
-// graph's order, and a second run of the same graph checks nothing.
+// The drop-ins of a run are checked with visudo before they go in, all
+// together (one visudo -c -f of a file that includes a copy of each), and
+// share one check of the whole configuration and one listing of what sudo
+// allows: not one per drop-in. Their results come in the graph's order,
+// and a second run of the same graph checks nothing.
 func TestSudoersBatchChecksOnce(t *testing.T) {
 	h, _, shadow := testHostShadow(t)
 	shadow.listing = "User deploy may run the following commands on vm:\n\nSudoers entry:\n    RunAsUsers: root\n    Options: !authenticate\n    Commands:\n\t/bin/systemctl restart a\n\t/bin/systemctl restart b\n\t/bin/systemctl restart c\n"
@@ -380,8 +381,15 @@ func TestSudoersBatchChecksOnce(t *testing.T) {
 		}
 		return n
 	}
-	if n := count("visudo -c -f"); n != 3 {
-		t.Errorf("visudo -cf ran %d times, want 3 (one per drop-in): %q", n, shadow.calls)
+	if n := count("visudo -c -f"); n != 1 {
+		t.Errorf("visudo -cf ran %d times, want 1 (the drop-ins together): %q", n, shadow.calls)
+	}
+	var want []string
+	for _, sf := range batchSpec().Sudoers {
+		want = append(want, string(spec.RenderSudoers(sf)))
+	}
+	if !slices.Equal(shadow.included, want) {
+		t.Errorf("visudo checked together:\n%q\nwant the three drop-ins:\n%q", shadow.included, want)
 	}
 	if n := count("visudo -c"); n != 1 {
 		t.Errorf("visudo -c ran %d times, want 1: %q", n, shadow.calls)
@@ -389,7 +397,7 @@ func TestSudoersBatchChecksOnce(t *testing.T) {
 	if n := count("sudo -n -ll -U deploy"); n != 1 {
 		t.Errorf("sudo -ll ran %d times, want 1: %q", n, shadow.calls)
 	}
-	want := []string{"user deploy changed", "sudoers /etc/sudoers.d/a changed", "sudoers /etc/sudoers.d/b changed", "sudoers /etc/sudoers.d/c changed"}
+	want = []string{"user deploy changed", "sudoers /etc/sudoers.d/a changed", "sudoers /etc/sudoers.d/b changed", "sudoers /etc/sudoers.d/c changed"}
 	if !slices.Equal(reported, want) {
 		t.Errorf("reported %q, want %q", reported, want)
 	}
@@ -404,6 +412,37 @@ func TestSudoersBatchChecksOnce(t *testing.T) {
 	shadow.calls = nil
 	if res, err := Run(context.Background(), h, g, ModeApply, nil); err != nil || Counts(res)[StatusChanged] != 0 || len(shadow.calls) != 0 {
 		t.Errorf("second run: %v, %v, ran %q", err, Counts(res), shadow.calls)
+	}
+}
+
+// When visudo rejects the run's new drop-ins together, each is checked on
+// its own before it goes in, as visudo -cf of its temporary file; only
+// those that differ from the installed file were put to visudo together.
+func TestSudoersBatchFallsBackToEachDropin(t *testing.T) {
+	h, _, shadow := testHostShadow(t)
+	shadow.listing = "User deploy may run the following commands on vm:\n\nSudoers entry:\n    RunAsUsers: root\n    Options: !authenticate\n    Commands:\n\t/bin/systemctl restart a\n\t/bin/systemctl restart b2\n\t/bin/systemctl restart c2\n"
+	sp := batchSpec()
+	if _, err := Run(context.Background(), h, Build(&spec.Spec{Users: sp.Users, Sudoers: sp.Sudoers[:1]}), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	sp.Sudoers[1].Rules[0].Commands = []string{"/bin/systemctl restart b2"}
+	sp.Sudoers[2].Rules[0].Commands = []string{"/bin/systemctl restart c2"}
+	shadow.calls, shadow.included = nil, nil
+	shadow.wrapperRejects = "/tmp/x/1:1:1: syntax error"
+	if _, err := Run(context.Background(), h, Build(sp), ModeApply, nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{string(spec.RenderSudoers(sp.Sudoers[1])), string(spec.RenderSudoers(sp.Sudoers[2]))}; !slices.Equal(shadow.included, want) {
+		t.Errorf("visudo checked together:\n%q\nwant b and c, which changed:\n%q", shadow.included, want)
+	}
+	var each []string
+	for _, c := range shadow.calls {
+		if strings.HasPrefix(c, "visudo -c -f ") && !strings.HasSuffix(c, "/all") {
+			each = append(each, c)
+		}
+	}
+	if len(each) != 2 || !strings.Contains(each[0], "/etc/sudoers.d/.b.provision-") || !strings.Contains(each[1], "/etc/sudoers.d/.c.provision-") {
+		t.Errorf("checked one by one: %q, want b's and c's temporary files", each)
 	}
 }
 

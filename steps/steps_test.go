@@ -69,6 +69,12 @@ type fakeShadow struct {
 	// wholeRejects, when set, is what visudo -c (the whole
 	// configuration) says as it fails.
 	wholeRejects string
+	// wrapperRejects, when set, is what visudo -c -f says as it fails
+	// of a file that includes others (the run's drop-ins together).
+	wrapperRejects string
+	// included collects the content of the files such a wrapper
+	// includes, in order.
+	included []string
 }
 
 func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -82,6 +88,16 @@ func (f *fakeShadow) exec(ctx context.Context, name string, args ...string) ([]b
 				return []byte(f.wholeRejects), fmt.Errorf("visudo: exit status 1")
 			}
 			return nil, nil // the whole host configuration is not this test's
+		}
+		file, _ := os.ReadFile(args[len(args)-1])
+		if includes := strings.Count(string(file), "@include "); includes > 0 {
+			for _, line := range strings.Split(strings.TrimSpace(string(file)), "\n") {
+				data, _ := os.ReadFile(strings.TrimPrefix(line, "@include "))
+				f.included = append(f.included, string(data))
+			}
+			if f.wrapperRejects != "" {
+				return []byte(f.wrapperRejects), fmt.Errorf("visudo: exit status 1")
+			}
 		}
 		return ExecCommand(ctx, "/usr/sbin/visudo", args...)
 	}
