@@ -27,9 +27,11 @@ import (
 // probeRun is one converge timed phase by phase inside one process.
 type probeRun struct {
 	Load    time.Duration            // read and validate the spec
-	Connect time.Duration            // connect to systemd
+	Connect time.Duration            // connect to systemd, from the dial: it overlaps Load and Steps
 	Steps   time.Duration            // steps.Build and steps.Run
 	Close   time.Duration            // close the connection
+	Total   time.Duration            // all of it, as provision apply runs it
+	Waited  time.Duration            // how long the steps waited for the connection
 	Step    map[string]time.Duration // by step ID
 	Status  map[string]string        // by step ID
 	Order   []string                 // step IDs in run order
@@ -234,10 +236,26 @@ func probeMain(args []string) int {
 	return 0
 }
 
-// probeOnce is one `provision apply -f file`, timed phase by phase.
+// probeOnce is one `provision apply -f file`, timed phase by phase, the
+// phases overlapping as they do in provision: the connection to systemd is
+// dialled first and made while the spec is read and the first steps check
+// their files (steps.Host.Connected).
 func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	r := probeRun{Step: map[string]time.Duration{}, Status: map[string]string{}}
 	start := time.Now()
+	pending := dbusctl.Dial(ctx)
+	connected := make(chan struct{})
+	go func() {
+		pending.Wait()
+		r.Connect = time.Since(start)
+		close(connected)
+	}()
+	conn := sync.OnceValues(pending.Wait)
+	defer func() {
+		if c, err := conn(); err == nil {
+			c.Close()
+		}
+	}()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return r, err
@@ -248,19 +266,20 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	}
 	r.Load = time.Since(start)
 
-	start = time.Now()
-	conn, err := dbusctl.Connect(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.Connect = time.Since(start)
-
 	// Each step is timed by Run itself (Result.Duration: its apply and
 	// the check after it). The reload runs in the background while the
 	// steps after it run, so their times overlap it.
-	start = time.Now()
-	sd := &timedSystemd{Systemd: online.Systemd{Conn: conn}, calls: map[string]probeCall{}}
+	steps0 := time.Now()
+	sd := &timedSystemd{Systemd: online.Dialing{Conn: conn}, ready: func() { conn() }, calls: map[string]probeCall{}}
 	h := steps.NewHost("/", sd)
+	h.Connected = func() error {
+		start := time.Now()
+		_, err := conn()
+		sd.mu.Lock()
+		sd.waited += time.Since(start)
+		sd.mu.Unlock()
+		return err
+	}
 	h.Exec = timedExec(h.Exec, &r.Execs)
 	list := steps.Build(sp)
 	_, err = steps.Run(ctx, h, list, steps.ModeApply, func(res steps.Result) {
@@ -268,12 +287,19 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 		r.Status[res.ID] = string(res.Status)
 		r.Order = append(r.Order, res.ID)
 	})
-	r.Steps = time.Since(start)
+	r.Steps = time.Since(steps0)
 	r.Calls = sd.calls
+	r.Waited = sd.waited
+	c, cerr := conn()
+	if cerr != nil {
+		return r, cerr
+	}
+	<-connected
 
-	start = time.Now()
-	conn.Close()
-	r.Close = time.Since(start)
+	closing := time.Now()
+	c.Close()
+	r.Close = time.Since(closing)
+	r.Total = time.Since(start)
 	return r, err
 }
 
@@ -303,6 +329,10 @@ func timedExec(exec execFunc, log *[]probeExec) execFunc {
 // under way, so that the phases still add up to the run.
 type timedSystemd struct {
 	steps.Systemd
+	// ready, when set, waits for the connection: a call is timed from
+	// when it can be made, the wait being the connection's.
+	ready  func()
+	waited time.Duration
 	mu     sync.Mutex
 	calls  map[string]probeCall
 	active map[string]int
@@ -311,6 +341,13 @@ type timedSystemd struct {
 
 // begin records that a call to name starts; done, that it ended.
 func (t *timedSystemd) begin(name string) string {
+	if t.ready != nil {
+		start := time.Now()
+		t.ready()
+		t.mu.Lock()
+		t.waited += time.Since(start)
+		t.mu.Unlock()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.active == nil {
@@ -377,7 +414,12 @@ func replayHelpers(ctx context.Context, execs []probeExec, sp *spec.Spec, n int)
 		argv := slices.Clone(e.Argv)
 		if i := slices.Index(argv, "-f"); base == "visudo" && i > 0 && i+1 < len(argv) {
 			if _, err := os.Stat(argv[i+1]); err != nil {
-				argv[i+1] = installedSudoers(argv[i+1], sp)
+				// A drop-in's temporary file checks as the installed
+				// drop-in; the private copies of the drop-ins checked
+				// together are gone with their wrapper.
+				if argv[i+1] = installedSudoers(argv[i+1], sp); argv[i+1] == "" {
+					continue
+				}
 			}
 		}
 		rep := probeReplay{Argv: e.Argv}
@@ -532,7 +574,7 @@ func (p *probeReport) breakdown(title string, withSteps bool) *table {
 		t.add(name, ms(get(p.First)), ms(medOf(p.Noop, get)), ms(medOf(p.NoopLoaded, get)))
 	}
 	row("read and validate the spec", func(r probeRun) time.Duration { return r.Load })
-	row("connect to systemd (D-Bus)", func(r probeRun) time.Duration { return r.Connect })
+	row("connect to systemd (D-Bus), from the dial, alongside the lines below", func(r probeRun) time.Duration { return r.Connect })
 	if withSteps {
 		for _, id := range p.First.Order {
 			label := "  " + id
@@ -570,14 +612,15 @@ func (p *probeReport) breakdown(title string, withSteps bool) *table {
 		func(r probeRun) time.Duration { d, _ := r.systemdWall("Config"); return d })
 	row("  daemon-reload ("+p.First.callCounts("Reload")+" at first)",
 		func(r probeRun) time.Duration { d, _ := r.systemdWall("Reload"); return d })
+	row("  waiting for the connection to systemd", func(r probeRun) time.Duration { return r.Waited })
 	row("  the rest: files, accounts, other systemd calls, comparisons (0 when the parts overlap more)", func(r probeRun) time.Duration {
 		d, _ := r.systemdWall()
-		return max(0, r.Steps-d-r.execWall())
+		return max(0, r.Steps-d-r.execWall()-r.Waited)
 	})
 	row("close the connection", func(r probeRun) time.Duration { return r.Close })
-	row("total in process", func(r probeRun) time.Duration { return r.Load + r.Connect + r.Steps + r.Close })
+	row("total in process (the connection overlaps the spec and the first steps)", func(r probeRun) time.Duration { return r.Total })
 	t.notes = append(t.notes,
-		fmt.Sprintf("In one process that runs the steps as `provision apply` does, with the same packages (process start and exit excluded). A step's time is its own (Result.Duration); the daemon-reload runs in the background while the accounts, directories, files and sudoers are made, so the helpers and the reload overlap and the lines add up to more than the total. first: the first converge of a fresh container; no-op: median of %d runs right after it (the enabled units not loaded by systemd); loaded: median of %d runs after daemon-reloads, which load the enabled units as a boot does.", len(p.Noop), len(p.NoopLoaded)),
+		fmt.Sprintf("In one process that runs the steps as `provision apply` does, with the same packages (process start and exit excluded): the connection to systemd is dialled first and made while the spec is read and the first steps check their files, so the connect line overlaps those below it. A step's time is its own (Result.Duration); the daemon-reload runs in the background while the accounts, directories, files and sudoers are made, so the helpers and the reload overlap and the lines add up to more than the total. first: the first converge of a fresh container; no-op: median of %d runs right after it (the enabled units not loaded by systemd); loaded: median of %d runs after daemon-reloads, which load the enabled units as a boot does.", len(p.Noop), len(p.NoopLoaded)),
 		fmt.Sprintf("Heap allocated per no-op: %d KB.", p.AllocPerNoop/1024))
 	if len(p.Reload) > 0 {
 		t.notes = append(t.notes, fmt.Sprintf("daemon-reload over the probe's D-Bus connection, %d times after the first converge: median %s ms (min %s).", len(p.Reload), ms(median(p.Reload)), ms(slices.Min(p.Reload))))
