@@ -202,11 +202,36 @@ func (s *enableUnit) wanted() ([]link, error) {
 // masks) with their targets. enableUnit keeps it up to date as it changes
 // links.
 type installLinks struct {
-	// dirs maps a directory name ("multi-user.target.wants") to the
-	// names of the symbolic links in it.
-	dirs map[string][]string
+	// dirs maps the service a link is named for (serviceOf) to the
+	// links in the link directories: a directory name
+	// ("multi-user.target.wants") and the link's name in it. Keyed so,
+	// a service's links are found without going through every link of
+	// the host's other services, a hundred or a thousand of them.
+	dirs map[string][]dirLink
 	// top maps the name of each symbolic link at the top to its target.
 	top map[string]string
+}
+
+// dirLink is a symbolic link in one of the link directories.
+type dirLink struct{ dir, name string }
+
+// serviceOf is the service a link in a link directory is named for: the
+// name without ".service" and without an instance ("worker" for
+// worker@1.service and worker.service); "" for a link to another kind of
+// unit.
+func serviceOf(name string) string {
+	base, ok := strings.CutSuffix(name, ".service")
+	if !ok {
+		return ""
+	}
+	base, _, _ = strings.Cut(base, "@")
+	return base
+}
+
+func (l *installLinks) add(dir, name string) {
+	if svc := serviceOf(name); svc != "" {
+		l.dirs[svc] = append(l.dirs[svc], dirLink{dir, name})
+	}
 }
 
 // links returns the run's view of the [Install] links, reading it the
@@ -219,7 +244,7 @@ func (e *Env) links() (*installLinks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", spec.UnitDir, err)
 	}
-	l := &installLinks{dirs: map[string][]string{}, top: map[string]string{}}
+	l := &installLinks{dirs: map[string][]dirLink{}, top: map[string]string{}}
 	for _, ent := range entries {
 		switch {
 		case ent.Mode&os.ModeSymlink != 0:
@@ -235,7 +260,7 @@ func (e *Env) links() (*installLinks, error) {
 			}
 			for _, s := range sub {
 				if s.Mode&os.ModeSymlink != 0 {
-					l.dirs[ent.Name] = append(l.dirs[ent.Name], s.Name)
+					l.add(ent.Name, s.Name)
 				}
 			}
 		}
@@ -271,18 +296,16 @@ func (l *installLinks) of(e *Env, svc spec.Service) (map[string]link, error) {
 		return instance()
 	}
 	out := map[string]link{}
-	for dir, names := range l.dirs {
-		for _, name := range names {
-			if !ours(name) {
-				continue
-			}
-			p := path.Join(spec.UnitDir, dir, name)
-			target, err := e.fs().Readlink(p)
-			if err != nil {
-				return nil, err
-			}
-			out[p] = link{p, target, name}
+	for _, dl := range l.dirs[svc.Name] {
+		if !ours(dl.name) {
+			continue
 		}
+		p := path.Join(spec.UnitDir, dl.dir, dl.name)
+		target, err := e.fs().Readlink(p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = link{p, target, dl.name}
 	}
 	if svc.Instances == 0 {
 		for name, target := range l.top {
@@ -314,7 +337,8 @@ func (l *installLinks) remove(e *Env, p string) error {
 		delete(l.top, name)
 		return nil
 	}
-	l.dirs[path.Base(dir)] = slices.DeleteFunc(l.dirs[path.Base(dir)], func(n string) bool { return n == name })
+	gone := dirLink{path.Base(dir), name}
+	l.dirs[serviceOf(name)] = slices.DeleteFunc(l.dirs[serviceOf(name)], func(dl dirLink) bool { return dl == gone })
 	return nil
 }
 
@@ -339,6 +363,6 @@ func (l *installLinks) make(e *Env, lk link) error {
 		l.top[name] = lk.target
 		return nil
 	}
-	l.dirs[path.Base(dir)] = append(l.dirs[path.Base(dir)], name)
+	l.add(path.Base(dir), name)
 	return nil
 }
