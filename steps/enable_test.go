@@ -25,7 +25,7 @@ func TestInstallLinksOf(t *testing.T) {
 		"multi-user.target.wants/workerx.service":   "/etc/systemd/system/workerx.service",
 		"timers.target.wants/worker.timer":          "/etc/systemd/system/worker.timer",
 		"multi-user.target.wants/worker@.service.x": "/etc/systemd/system/worker@.service",
-		"jobs.service":                              "/etc/systemd/system/worker.service",
+		"jobs.service": "/etc/systemd/system/worker.service",
 	}
 	for p, target := range links {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(unitDir, p)), 0o755); err != nil {

@@ -92,124 +92,83 @@ type Dialing struct {
 
 var _ steps.Systemd = Dialing{}
 
-func (d Dialing) systemd() (Systemd, error) {
+// with calls f on the connection once it is made.
+func with[T any](d Dialing, f func(Systemd) (T, error)) (T, error) {
 	c, err := d.Conn()
-	return Systemd{Conn: c}, err
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return f(Systemd{Conn: c})
+}
+
+// do is with for the calls that return only an error.
+func do(d Dialing, f func(Systemd) error) error {
+	_, err := with(d, func(s Systemd) (struct{}, error) { return struct{}{}, f(s) })
+	return err
 }
 
 // Reload implements steps.Systemd.
 func (d Dialing) Reload(ctx context.Context) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.Reload(ctx)
+	return do(d, func(s Systemd) error { return s.Reload(ctx) })
 }
 
 // Start implements steps.Systemd.
 func (d Dialing) Start(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.Start(ctx, unit)
+	return do(d, func(s Systemd) error { return s.Start(ctx, unit) })
 }
 
 // Stop implements steps.Systemd.
 func (d Dialing) Stop(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.Stop(ctx, unit)
+	return do(d, func(s Systemd) error { return s.Stop(ctx, unit) })
 }
 
 // Restart implements steps.Systemd.
 func (d Dialing) Restart(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.Restart(ctx, unit)
+	return do(d, func(s Systemd) error { return s.Restart(ctx, unit) })
 }
 
 // Watch implements steps.Systemd.
 func (d Dialing) Watch(ctx context.Context, verb, unit string, window time.Duration) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.Watch(ctx, verb, unit, window)
+	return do(d, func(s Systemd) error { return s.Watch(ctx, verb, unit, window) })
 }
 
 // ResetFailed implements steps.Systemd.
 func (d Dialing) ResetFailed(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.ResetFailed(ctx, unit)
+	return do(d, func(s Systemd) error { return s.ResetFailed(ctx, unit) })
 }
 
 // StartNoWait implements steps.Systemd.
 func (d Dialing) StartNoWait(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.StartNoWait(ctx, unit)
+	return do(d, func(s Systemd) error { return s.StartNoWait(ctx, unit) })
 }
 
 // RestartNoWait implements steps.Systemd.
 func (d Dialing) RestartNoWait(ctx context.Context, unit string) error {
-	s, err := d.systemd()
-	if err != nil {
-		return err
-	}
-	return s.RestartNoWait(ctx, unit)
+	return do(d, func(s Systemd) error { return s.RestartNoWait(ctx, unit) })
 }
 
 // States implements steps.Systemd.
 func (d Dialing) States(ctx context.Context, units ...string) ([]steps.UnitState, error) {
-	s, err := d.systemd()
-	if err != nil {
-		return nil, err
-	}
-	return s.States(ctx, units...)
+	return with(d, func(s Systemd) ([]steps.UnitState, error) { return s.States(ctx, units...) })
 }
 
 // Loaded implements steps.Systemd.
 func (d Dialing) Loaded(ctx context.Context, pattern string) ([]steps.UnitState, error) {
-	s, err := d.systemd()
-	if err != nil {
-		return nil, err
-	}
-	return s.Loaded(ctx, pattern)
+	return with(d, func(s Systemd) ([]steps.UnitState, error) { return s.Loaded(ctx, pattern) })
 }
 
 // SystemState implements steps.Systemd.
 func (d Dialing) SystemState(ctx context.Context) (steps.SystemState, error) {
-	s, err := d.systemd()
-	if err != nil {
-		return "", err
-	}
-	return s.SystemState(ctx)
+	return with(d, func(s Systemd) (steps.SystemState, error) { return s.SystemState(ctx) })
 }
 
 // Ran implements steps.Systemd.
 func (d Dialing) Ran(ctx context.Context, unit string) (bool, error) {
-	s, err := d.systemd()
-	if err != nil {
-		return false, err
-	}
-	return s.Ran(ctx, unit)
+	return with(d, func(s Systemd) (bool, error) { return s.Ran(ctx, unit) })
 }
 
 // Config implements steps.Systemd.
 func (d Dialing) Config(ctx context.Context, unit string) (steps.UnitConfig, error) {
-	s, err := d.systemd()
-	if err != nil {
-		return steps.UnitConfig{}, err
-	}
-	return s.Config(ctx, unit)
+	return with(d, func(s Systemd) (steps.UnitConfig, error) { return s.Config(ctx, unit) })
 }
