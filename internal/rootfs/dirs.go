@@ -32,6 +32,10 @@ type keptDir struct {
 	fd        int
 	users     int
 	forgotten bool
+	// leftovers are the temporary files of killed runs in the
+	// directory, by the name they were written for, once listed (see
+	// takeLeftovers).
+	leftovers map[string][]string
 }
 
 // NewDirs returns an empty Dirs.
@@ -116,3 +120,37 @@ func (d *Dirs) Forget() {
 
 // Close releases the kept directories; d may be used again afterwards.
 func (d *Dirs) Close() { d.Forget() }
+
+// takeLeftovers returns the temporary files a killed run left beside base
+// in the kept directory dir (fd), and forgets them: the directory is listed
+// once per run, the first time, instead of at every write in it (a
+// thousand unit files made a million names read). Only a kept directory,
+// which root alone can change, can be listed once: no other program makes
+// provision's temporary files, and the run removes or renames its own. ok
+// is false when dir is not kept.
+func (d *Dirs) takeLeftovers(dir string, fd int, base string) (names []string, ok bool, err error) {
+	if d == nil {
+		return nil, false, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, kept := d.kept[dir]
+	if !kept || k.fd != fd {
+		return nil, false, nil
+	}
+	if k.leftovers == nil {
+		all, err := listNames(fd)
+		if err != nil {
+			return nil, true, err
+		}
+		k.leftovers = map[string][]string{}
+		for _, name := range all {
+			if b, ok := leftoverOf(name); ok {
+				k.leftovers[b] = append(k.leftovers[b], name)
+			}
+		}
+	}
+	names = k.leftovers[base]
+	delete(k.leftovers, base)
+	return names, true, nil
+}

@@ -161,3 +161,56 @@ func TestDirsClose(t *testing.T) {
 		}
 	}
 }
+
+// In a kept directory the leftovers of killed runs are listed once, at
+// the first write: each write still removes those of its own file, and
+// only those, and a leftover made after the listing (no run makes one) is
+// not looked for again.
+func TestDirsLeftoversListedOnce(t *testing.T) {
+	root, fs := dirsRoot(t)
+	dir := filepath.Join(root, "etc/app")
+	for _, name := range []string{".a.provision-0123456789ab", ".a.provision-ba9876543210", ".b.provision-0123456789ab", ".c.d.provision-0123456789ab"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func() []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if err := fs.WriteFileAtomic("/etc/app/a", []byte("two"), 0o644, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(), []string{".b.provision-0123456789ab", ".c.d.provision-0123456789ab", "a"}; !slices.Equal(got, want) {
+		t.Errorf("after writing a: %q, want %q", got, want)
+	}
+	if !slices.Contains(kept(fs), "/etc/app") {
+		t.Fatal("/etc/app is not kept")
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".e.provision-0123456789ab"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/etc/app/b", "/etc/app/c.d", "/etc/app/e"} {
+		if err := fs.WriteFileAtomic(p, []byte("x"), 0o644, 0, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := names(), []string{".e.provision-0123456789ab", "a", "b", "c.d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("after writing b, c.d and e: %q, want %q (e's leftover came after the listing)", got, want)
+	}
+	// A directory not kept is listed at every write.
+	fs.Dirs = nil
+	if err := fs.WriteFileAtomic("/etc/app/e", []byte("y"), 0o644, 0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := names(), []string{"a", "b", "c.d", "e"}; !slices.Equal(got, want) {
+		t.Errorf("without Dirs: %q, want %q", got, want)
+	}
+}

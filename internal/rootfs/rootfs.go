@@ -416,7 +416,7 @@ func (fs FS) WriteFileAtomic(path string, data []byte, perm os.FileMode, uid, gi
 		return err
 	}
 	defer release()
-	if err := removeLeftovers(dirfd, base); err != nil {
+	if err := fs.removeLeftovers(filepath.Dir(filepath.Clean(path)), dirfd, base); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := tempPrefix(base) + randomSuffix()
@@ -502,21 +502,23 @@ func isLeftover(name, base string) bool {
 // killed run left beside base. Only regular files whose name is exactly a
 // temporary name for base are removed; unlinkat removes a name and never
 // follows a link, and anything else is left alone.
-func removeLeftovers(dirfd int, base string) error {
-	dfd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	d := os.NewFile(uintptr(dfd), ".")
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
+func (fs FS) removeLeftovers(dir string, dirfd int, base string) error {
+	names, listed, err := fs.Dirs.takeLeftovers(dir, dirfd, base)
 	if err != nil {
 		return fmt.Errorf("list directory: %w", err)
 	}
-	for _, name := range names {
-		if !isLeftover(name, base) {
-			continue
+	if !listed {
+		all, err := listNames(dirfd)
+		if err != nil {
+			return fmt.Errorf("list directory: %w", err)
 		}
+		for _, name := range all {
+			if isLeftover(name, base) {
+				names = append(names, name)
+			}
+		}
+	}
+	for _, name := range names {
 		var st unix.Stat_t
 		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 			continue
@@ -526,6 +528,32 @@ func removeLeftovers(dirfd int, base string) error {
 		}
 	}
 	return nil
+}
+
+// listNames returns the names in the directory dirfd.
+func listNames(dirfd int) ([]string, error) {
+	dfd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(dfd), ".")
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// leftoverOf returns the name a temporary file name was made for, if it
+// is one (isLeftover(name, base) holds).
+func leftoverOf(name string) (base string, ok bool) {
+	const marker = ".provision-"
+	if len(name) < 1+len(marker)+2*tempRandomBytes || name[0] != '.' {
+		return "", false
+	}
+	i := len(name) - len(marker) - 2*tempRandomBytes
+	if name[i:i+len(marker)] != marker {
+		return "", false
+	}
+	base = name[1:i]
+	return base, base != "" && isLeftover(name, base)
 }
 
 // Mkdir creates directory path with the given owner and mode. Its parent
