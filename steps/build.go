@@ -98,9 +98,9 @@ func Build(sp *spec.Spec) *Graph {
 	// the last of them (see sudoersBatch).
 	batch := &sudoersBatch{}
 	for _, sf := range sp.SudoersFiles() {
-		batch.last = &writeSudoers{sudoers: sf, batch: batch}
-		batch.members = append(batch.members, batch.last)
-		g.Add(batch.last)
+		s := &writeSudoers{sudoers: sf, batch: batch}
+		batch.members = append(batch.members, s)
+		g.Add(s)
 	}
 
 	if units != nil {

@@ -121,48 +121,41 @@ func TestRunChecksUntilConnected(t *testing.T) {
 // a step would change something or a step asks systemd first.
 func TestRunNotConnected(t *testing.T) {
 	refused := errors.New("connect to systemd: refused")
+	sd := func(p probeStep) *systemdProbe { return &systemdProbe{p} }
 	for _, tt := range []struct {
 		name  string
-		steps []Step
+		steps func() []Step
 	}{
-		{"a change first", []Step{&probeStep{id: "a"}, &probeStep{id: "b", change: true}, &systemdProbe{probeStep{id: "sd"}}}},
-		{"systemd asked first", []Step{&probeStep{id: "a"}, &systemdProbe{probeStep{id: "sd", change: true}}}},
-		{"a failing check", []Step{&probeStep{id: "a", fail: true}, &probeStep{id: "b", change: true}}},
-		{"nothing to change", []Step{&probeStep{id: "a"}}},
+		{"a change first", func() []Step {
+			return []Step{&probeStep{id: "a"}, &probeStep{id: "b", change: true}, sd(probeStep{id: "sd"})}
+		}},
+		{"systemd asked first", func() []Step { return []Step{&probeStep{id: "a"}, sd(probeStep{id: "sd", change: true})} }},
+		{"a failing check", func() []Step { return []Step{&probeStep{id: "a", fail: true}, &probeStep{id: "b", change: true}} }},
+		{"nothing to change", func() []Step { return []Step{&probeStep{id: "a"}} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, mode := range []Mode{ModeApply, ModeCheck} {
 				h, _ := testHost(t)
 				var log []string
 				h.Connected = (&connection{err: refused, log: &log}).connected
-				for _, s := range tt.steps {
-					switch p := s.(type) {
-					case *probeStep:
-						*p = probeStep{id: p.id, change: p.change, fail: p.fail}
-					case *systemdProbe:
-						p.probeStep = probeStep{id: p.id, change: p.change, fail: p.fail}
-					}
-				}
+				steps := tt.steps()
 				reported := 0
-				res, err := Run(context.Background(), h, graphOf(tt.steps...), mode, func(Result) { reported++ })
+				res, err := Run(context.Background(), h, graphOf(steps...), mode, func(Result) { reported++ })
 				if !errors.Is(err, refused) {
 					t.Errorf("mode %v: error %v, want %v", mode, err, refused)
 				}
 				if res != nil || reported != 0 {
 					t.Errorf("mode %v: %d results, %d reported; want none", mode, len(res), reported)
 				}
-				for _, s := range tt.steps {
-					var p *probeStep
-					switch s := s.(type) {
-					case *probeStep:
-						p = s
-					case *systemdProbe:
-						p = &s.probeStep
+				for _, s := range steps {
+					p, ok := s.(*probeStep)
+					if sp, isSD := s.(*systemdProbe); isSD {
+						p, ok = &sp.probeStep, true
 						if len(p.events) > 0 {
 							t.Errorf("mode %v: %s, which asks systemd, was run", mode, p.id)
 						}
 					}
-					if p.applied {
+					if ok && p.applied {
 						t.Errorf("mode %v: %s applied a change", mode, p.id)
 					}
 				}

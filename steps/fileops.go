@@ -107,19 +107,27 @@ func (e *Env) writeFile(ctx context.Context, t fileTarget, uid, gid int) error {
 	return e.fs().WriteFileAtomic(t.path, t.content, t.perm, uid, gid, check)
 }
 
-// validateCopy runs check on a private copy of content, in a directory of
-// its own under the system's temporary directory, removed afterwards.
+// validateCopy runs check on a private copy of content (see
+// inPrivateDir).
 func validateCopy(content []byte, check func(string) error) error {
+	return inPrivateDir(func(dir string) error {
+		tmp := filepath.Join(dir, "content")
+		if err := os.WriteFile(tmp, content, 0o600); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		return check(tmp)
+	})
+}
+
+// inPrivateDir runs fn in a directory of its own under the system's
+// temporary directory, removed afterwards, for private copies to check.
+func inPrivateDir(fn func(dir string) error) error {
 	dir, err := os.MkdirTemp("", "provision-check-")
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, "content")
-	if err := os.WriteFile(tmp, content, 0o600); err != nil {
-		return fmt.Errorf("check: %w", err)
-	}
-	return check(tmp)
+	return fn(dir)
 }
 
 // contentDiff returns the diff from the existing file (n, with content

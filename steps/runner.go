@@ -106,6 +106,16 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		}
 	}
 	connected := h.Connected == nil
+	connect := func() error {
+		if connected {
+			return nil
+		}
+		if err := h.Connected(); err != nil {
+			return err
+		}
+		connected = true
+		return nil
+	}
 	reported := 0
 	flush := func() {
 		if !connected {
@@ -137,11 +147,10 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 				env.events = append(env.events, Event{From: from.ID(), Units: touched[from]})
 			}
 		}
-		if !connected && asksSystemd(n.step) {
-			if err := h.Connected(); err != nil {
+		if asksSystemd(n.step) {
+			if err := connect(); err != nil {
 				return nil, err
 			}
-			connected = true
 		}
 		if !connected {
 			// Checked only, until systemd is known reachable. Such
@@ -152,10 +161,9 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		}
 		r := runStep(ctx, n, env, status)
 		if !connected && r.Status != StatusOK {
-			if err := h.Connected(); err != nil {
+			if err := connect(); err != nil {
 				return nil, err
 			}
-			connected = true
 			if mode == ModeApply {
 				env = &Env{Host: h, Apply: true, run: rs}
 				r = runStep(ctx, n, env, status)
@@ -172,11 +180,8 @@ func Run(ctx context.Context, h *Host, g *Graph, mode Mode, report func(Result))
 		}
 		flush()
 	}
-	if !connected {
-		if err := h.Connected(); err != nil {
-			return nil, err
-		}
-		connected = true
+	if err := connect(); err != nil {
+		return nil, err
 	}
 	for _, n := range g.nodes {
 		wait(n.step)

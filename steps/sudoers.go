@@ -75,10 +75,10 @@ func (s *writeSudoers) target(e *Env) fileTarget {
 func (s *writeSudoers) Converge(ctx context.Context, e *Env) ([]Change, error) {
 	if s.batch == nil {
 		// A drop-in of its own: checked as soon as it is installed.
-		s.batch = &sudoersBatch{last: s}
+		s.batch = &sudoersBatch{members: []*writeSudoers{s}}
 	}
 	changes, err := s.converge(ctx, e)
-	if !e.Apply || s.batch.last != s {
+	if !e.Apply || s.batch.last() != s {
 		return changes, err
 	}
 	s.batch.check(ctx, e)

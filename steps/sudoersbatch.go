@@ -36,10 +36,12 @@ import (
 // The batch is part of the graph; what one run does with it is kept in the
 // run's state (sudoersRun), so that a graph runs again as new.
 type sudoersBatch struct {
-	last *writeSudoers
-	// members are the batch's steps, in the graph's order.
+	// members are the batch's steps, in the graph's order; the last
+	// checks the batch.
 	members []*writeSudoers
 }
+
+func (b *sudoersBatch) last() *writeSudoers { return b.members[len(b.members)-1] }
 
 // sudoersRun is a batch in one run: the drop-ins installed, and whether
 // they were checked.
@@ -93,7 +95,7 @@ func (b *sudoersBatch) add(ctx context.Context, e *Env, s *writeSudoers, restore
 	r := b.run(e)
 	entry := &sudoersEntry{step: s, restore: restore}
 	r.entries = append(r.entries, entry)
-	if s == b.last {
+	if s == b.last() {
 		return
 	}
 	e.later(deferred{
@@ -196,14 +198,9 @@ func (b *sudoersBatch) accepted(ctx context.Context, e *Env, s *writeSudoers, co
 // differ from the installed files to visudo together, and returns the
 // content of each if visudo accepts them all; nil if not.
 func (b *sudoersBatch) precheck(ctx context.Context, e *Env, from *writeSudoers) map[*writeSudoers][]byte {
-	members := b.members
-	i := slices.Index(members, from)
-	if i < 0 {
-		members, i = []*writeSudoers{from}, 0
-	}
 	pending := map[*writeSudoers][]byte{}
 	var order []*writeSudoers
-	for _, m := range members[i:] {
+	for _, m := range b.members[slices.Index(b.members, from):] {
 		if m.sudoers.State == spec.Absent {
 			continue
 		}
@@ -221,28 +218,26 @@ func (b *sudoersBatch) precheck(ctx context.Context, e *Env, from *writeSudoers)
 		// One drop-in: its own visudo -cf is as cheap.
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "provision-check-")
-	if err != nil || strings.ContainsFunc(dir, func(c rune) bool { return !isIncludeChar(c) }) {
-		// An include line holds the path as is.
-		if err == nil {
-			os.RemoveAll(dir)
+	err := inPrivateDir(func(dir string) error {
+		if strings.ContainsFunc(dir, func(c rune) bool { return !isIncludeChar(c) }) {
+			return errors.New("an include line holds the path as is")
 		}
-		return nil
-	}
-	defer os.RemoveAll(dir)
-	var wrapper strings.Builder
-	for n, m := range order {
-		p := filepath.Join(dir, strconv.Itoa(n))
-		if err := os.WriteFile(p, pending[m], 0o600); err != nil {
-			return nil
+		var wrapper strings.Builder
+		for n, m := range order {
+			p := filepath.Join(dir, strconv.Itoa(n))
+			if err := os.WriteFile(p, pending[m], 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(&wrapper, "@include %s\n", p)
 		}
-		fmt.Fprintf(&wrapper, "@include %s\n", p)
-	}
-	w := filepath.Join(dir, "all")
-	if err := os.WriteFile(w, []byte(wrapper.String()), 0o600); err != nil {
-		return nil
-	}
-	if _, err := e.exec(ctx, distro.Visudo, "-c", "-f", w); err != nil {
+		w := filepath.Join(dir, "all")
+		if err := os.WriteFile(w, []byte(wrapper.String()), 0o600); err != nil {
+			return err
+		}
+		_, err := e.exec(ctx, distro.Visudo, "-c", "-f", w)
+		return err
+	})
+	if err != nil {
 		return nil
 	}
 	return pending

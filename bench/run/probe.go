@@ -244,18 +244,13 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	r := probeRun{Step: map[string]time.Duration{}, Status: map[string]string{}}
 	start := time.Now()
 	pending := dbusctl.Dial(ctx)
-	connected := make(chan struct{})
+	connect := make(chan time.Duration, 1)
 	go func() {
 		pending.Wait()
-		r.Connect = time.Since(start)
-		close(connected)
+		connect <- time.Since(start)
 	}()
-	conn := sync.OnceValues(pending.Wait)
-	defer func() {
-		if c, err := conn(); err == nil {
-			c.Close()
-		}
-	}()
+	systemd := online.NewDialing(pending.Wait)
+	defer systemd.Close()
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return r, err
@@ -270,11 +265,11 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	// the check after it). The reload runs in the background while the
 	// steps after it run, so their times overlap it.
 	steps0 := time.Now()
-	sd := &timedSystemd{Systemd: online.Dialing{Conn: conn}, ready: func() { conn() }, calls: map[string]probeCall{}}
+	sd := &timedSystemd{Systemd: systemd, ready: func() { systemd.Connected() }, calls: map[string]probeCall{}}
 	h := steps.NewHost("/", sd)
 	h.Connected = func() error {
 		start := time.Now()
-		_, err := conn()
+		err := systemd.Connected()
 		sd.mu.Lock()
 		sd.waited += time.Since(start)
 		sd.mu.Unlock()
@@ -290,14 +285,13 @@ func probeOnce(ctx context.Context, file string) (probeRun, error) {
 	r.Steps = time.Since(steps0)
 	r.Calls = sd.calls
 	r.Waited = sd.waited
-	c, cerr := conn()
-	if cerr != nil {
+	if cerr := systemd.Connected(); cerr != nil {
 		return r, cerr
 	}
-	<-connected
+	r.Connect = <-connect
 
 	closing := time.Now()
-	c.Close()
+	systemd.Close()
 	r.Close = time.Since(closing)
 	r.Total = time.Since(start)
 	return r, err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
@@ -224,7 +223,7 @@ func converge(ctx context.Context, sp *spec.Spec, cmd string, sd *dialing, root 
 	} else {
 		// The steps start while the connection is still being made:
 		// they only check until it is there (see steps.Run).
-		conn := sync.OnceValues(func() (*dbusctl.Conn, error) {
+		systemd := online.NewDialing(func() (*dbusctl.Conn, error) {
 			conn, err := sd.take()
 			if err != nil {
 				return nil, err
@@ -235,13 +234,9 @@ func converge(ctx context.Context, sp *spec.Spec, cmd string, sd *dialing, root 
 			conn.CallTimeout = limits.dbus
 			return conn, nil
 		})
-		defer func() {
-			if c, err := conn(); err == nil {
-				c.Close()
-			}
-		}()
-		h = steps.NewHost("/", online.Dialing{Conn: conn})
-		h.Connected = func() error { _, err := conn(); return err }
+		defer systemd.Close()
+		h = steps.NewHost("/", systemd)
+		h.Connected = systemd.Connected
 		h.Settle = limits.settle
 	}
 	start := time.Now()

@@ -5,6 +5,7 @@ package online
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/provision-dev/provision/dbusctl"
@@ -84,17 +85,37 @@ func unitStates(sts []dbusctl.UnitState) []steps.UnitState {
 }
 
 // Dialing is steps.Systemd over a connection still being made (see
-// steps.Host.Connected): each call waits for the connection from Conn and
-// fails with its error when it could not be made.
+// steps.Host.Connected): the first call waits for the connection, and
+// each call fails with its error when it could not be made.
 type Dialing struct {
-	Conn func() (*dbusctl.Conn, error)
+	conn func() (*dbusctl.Conn, error)
 }
 
 var _ steps.Systemd = Dialing{}
 
+// NewDialing returns the Dialing of the connection wait returns; wait is
+// called once.
+func NewDialing(wait func() (*dbusctl.Conn, error)) Dialing {
+	return Dialing{conn: sync.OnceValues(wait)}
+}
+
+// Connected waits for the connection and returns the error that kept it
+// from being made: a steps.Host.Connected.
+func (d Dialing) Connected() error {
+	_, err := d.conn()
+	return err
+}
+
+// Close waits for the connection and closes it, if it was made.
+func (d Dialing) Close() {
+	if c, err := d.conn(); err == nil {
+		c.Close()
+	}
+}
+
 // with calls f on the connection once it is made.
 func with[T any](d Dialing, f func(Systemd) (T, error)) (T, error) {
-	c, err := d.Conn()
+	c, err := d.conn()
 	if err != nil {
 		var zero T
 		return zero, err

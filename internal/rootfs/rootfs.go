@@ -473,7 +473,10 @@ func writeAndSync(f *os.File, data []byte, perm os.FileMode, uid, gid int) error
 
 // tempPrefix starts the name of WriteFileAtomic's temporary files for the
 // file named base; randomSuffix ends it.
-func tempPrefix(base string) string { return "." + base + ".provision-" }
+func tempPrefix(base string) string { return "." + base + tempMarker }
+
+// tempMarker stands between a temporary file's base and its suffix.
+const tempMarker = ".provision-"
 
 func randomSuffix() string {
 	var b [tempRandomBytes]byte
@@ -544,12 +547,11 @@ func listNames(dirfd int) ([]string, error) {
 // leftoverOf returns the name a temporary file name was made for, if it
 // is one (isLeftover(name, base) holds).
 func leftoverOf(name string) (base string, ok bool) {
-	const marker = ".provision-"
-	if len(name) < 1+len(marker)+2*tempRandomBytes || name[0] != '.' {
+	if len(name) < 1+len(tempMarker)+2*tempRandomBytes || name[0] != '.' {
 		return "", false
 	}
-	i := len(name) - len(marker) - 2*tempRandomBytes
-	if name[i:i+len(marker)] != marker {
+	i := len(name) - len(tempMarker) - 2*tempRandomBytes
+	if name[i:i+len(tempMarker)] != tempMarker {
 		return "", false
 	}
 	base = name[1:i]
