@@ -26,14 +26,15 @@ import (
 
 const unitDir = "/etc/systemd/system"
 
-// sleeper runs until stopped and logs the SIGTSTP it receives. Repeated
-// restarts do not run into systemd's start limit.
+// sleeper runs until stopped, says when its trap is set and logs the
+// SIGTSTP it receives. Repeated restarts do not run into systemd's start
+// limit.
 const sleeper = `[Unit]
 Description=dbusctl test sleeper
 StartLimitIntervalSec=0
 
 [Service]
-ExecStart=/bin/sh -c 'trap "echo caught TSTP" TSTP; while :; do sleep 0.1; done'
+ExecStart=/bin/sh -c 'trap "echo caught TSTP" TSTP; echo trap set; while :; do sleep 0.1; done'
 
 [Install]
 WantedBy=multi-user.target
@@ -105,6 +106,19 @@ func journal(t *testing.T, unit string) string {
 	return string(out)
 }
 
+// waitJournal waits up to 10 s for unit's journal to hold text more than
+// seen times.
+func waitJournal(t *testing.T, unit, text string, seen int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(journal(t, unit), text) <= seen {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new %q in the journal of %s:\n%s", text, unit, journal(t, unit))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func TestSystemdLifecycle(t *testing.T) {
 	c := connect(t)
 	ctx := context.Background()
@@ -125,6 +139,7 @@ func TestSystemdLifecycle(t *testing.T) {
 	}
 	firstPID := s.MainPID
 
+	traps := strings.Count(journal(t, demo), "trap set")
 	if err := c.Restart(ctx, demo); err != nil {
 		t.Fatalf("Restart: %v", err)
 	}
@@ -134,18 +149,14 @@ func TestSystemdLifecycle(t *testing.T) {
 	}
 
 	// SIGTSTP's default action would be dropped: a service's process group
-	// is orphaned. The shell catches it, as Sidekiq does.
+	// is orphaned. The shell catches it, as Sidekiq does, once it has set
+	// its trap: a Type=simple start is done before the shell runs it.
+	waitJournal(t, demo, "trap set", traps)
 	caught := strings.Count(journal(t, demo), "caught TSTP")
 	if err := c.Kill(ctx, demo, syscall.SIGTSTP); err != nil {
 		t.Fatalf("Kill: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(journal(t, demo), "caught TSTP") == caught {
-		if time.Now().After(deadline) {
-			t.Fatalf("no \"caught TSTP\" in the journal of %s:\n%s", demo, journal(t, demo))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitJournal(t, demo, "caught TSTP", caught)
 
 	if err := c.Stop(ctx, demo); err != nil {
 		t.Fatalf("Stop: %v", err)
